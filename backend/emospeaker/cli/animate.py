@@ -1,0 +1,76 @@
+"""`emospeaker animate AUDIO -o track.json`: speech + emotion -> FaceTrack file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..audio import DEFAULT_MAX_SECONDS
+from ..engines import engine_names
+from .common import add_emotion_args, emotion_from_args, parse_options, progress_bar, text_or_file
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "animate", help="animate speech into a FaceTrack (json, npz or csv)", description=__doc__
+    )
+    p.add_argument("audio", help="speech: wav, flac, ogg, mp3, m4a or a video file")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="track file: .json, .npz or .csv (Live Link Face); default: AUDIO's name with .json",
+    )
+    p.add_argument(
+        "--transcript", help="what is said (text or a .txt file): enables forced alignment"
+    )
+    add_emotion_args(p)
+    p.add_argument("--fps", default="30", help="frame rate, e.g. 24, 25, 30000/1001 (default 30)")
+    p.add_argument("--start-frame", type=int, default=0, help="timeline frame of audio time 0")
+    p.add_argument("--seed", type=int, default=0, help="seed for blinks, gaze and head drift")
+    p.add_argument("--engine", default="default", choices=engine_names())
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="NAME=VALUE",
+        help="engine option (see `emospeaker info`); repeatable",
+    )
+    p.add_argument("--max-audio-seconds", type=float, default=DEFAULT_MAX_SECONDS)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import animate
+    from ..audio import load_audio
+    from ..formats import save_track
+
+    output = Path(args.output or Path(args.audio).with_suffix(".json").name)
+    timeline = emotion_from_args(args)
+    transcript = text_or_file(args.transcript, "transcript")
+    options = parse_options(args.option)
+    started = time.perf_counter()
+    audio = load_audio(args.audio, max_seconds=args.max_audio_seconds)
+    with progress_bar("animate", args.quiet) as job:
+        track = animate(
+            audio,
+            timeline,
+            fps=args.fps,
+            start_frame=args.start_frame,
+            transcript=transcript,
+            engine=args.engine,
+            seed=args.seed,
+            options=options,
+            job=job,
+        )
+    save_track(track, output)
+    if not args.quiet:
+        elapsed = time.perf_counter() - started
+        print(
+            f"wrote {output}: {track.frames} frames at {track.fps} fps "
+            f"({track.duration:.2f} s of audio) in {elapsed:.2f} s "
+            f"[{track.provenance['engine']} {track.provenance['engine_version']}]",
+            file=sys.stderr,
+        )
+    return 0

@@ -7,11 +7,11 @@ file that is renamed into place, so a failed export never leaves a partial file 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
+from ..files import atomic_output
 from ..track import FaceTrack
 from . import json_format, livelink_csv, npz_format
 
@@ -40,15 +40,8 @@ def save_track(track: FaceTrack, path: str | os.PathLike[str]) -> Path:
     """Write `track` in the format its suffix names, atomically."""
     path = Path(path)
     writer, _ = _format_for(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        writer(track, Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        writer(track, tmp)
     return path
 
 

@@ -1,0 +1,1 @@
+"""Renderers: FaceTrack -> frames -> video (mesh preview, photo)."""

@@ -1,0 +1,41 @@
+"""Shared fixtures: repository paths and running the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKEND = ROOT / "backend"
+SAMPLE_AUDIO = ROOT / "samples" / "hello.flac"
+SAMPLE_TEXT = (ROOT / "samples" / "hello.txt").read_text().strip()
+
+
+def cli_env() -> dict[str, str]:
+    """Environment that runs this checkout's package, installed or not."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BACKEND), env.get("PYTHONPATH")]))
+    return env
+
+
+@pytest.fixture
+def run_cli():
+    """Run `python -m emospeaker ARGS...`; returns the CompletedProcess (text mode)."""
+
+    def run(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "emospeaker", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"emospeaker {' '.join(args)} failed:\n{proc.stderr}")
+        return proc
+
+    return run

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,6 +29,7 @@ import grpc
 
 from . import emospeaker_pb2 as pb
 from . import emospeaker_pb2_grpc as pb_grpc
+from .packed import append_floats, float_bytes
 
 __all__ = [
     "Client", "Track", "RenderResult", "AnimateStream", "RenderStream", "TrackAssembler",
@@ -219,7 +221,25 @@ def emotion_curves(values: Iterable[Any], frames: int | None = None) -> pb.Emoti
         frames = len(rows)
     else:
         flat = array("f", values)
-    return pb.EmotionCurves(frames=int(frames), values=flat)
+    curves = pb.EmotionCurves(frames=int(frames))
+    append_floats(curves, "values", _le_bytes(flat))
+    return curves
+
+
+def _floats(message: Any, name: str) -> array:
+    """A repeated float field as array('f'), fast (see .packed)."""
+    out = array("f")
+    out.frombytes(float_bytes(message, name))
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out
+
+
+def _le_bytes(values: array) -> bytes:
+    if sys.byteorder == "big":
+        values = array("f", values)
+        values.byteswap()
+    return values.tobytes()
 
 
 def animate_request(
@@ -356,7 +376,7 @@ class TrackAssembler:
         elif isinstance(event, pb.FrameChunk):
             width = self._width()
             start = event.first_frame * width
-            self._values[start : start + event.frames * width] = array("f", event.values)
+            self._values[start : start + event.frames * width] = _floats(event, "values")
         elif isinstance(event, pb.LayerChunk):
             self._add_layer(event)
         elif isinstance(event, pb.Summary):
@@ -372,7 +392,7 @@ class TrackAssembler:
         if chunk.layer not in self._layers:
             self._layers[chunk.layer] = array("f", bytes(4 * width * self.header.frames))
         dense = self._layers[chunk.layer]
-        values = array("f", chunk.values)
+        values = _floats(chunk, "values")
         present = len(chunk.channels)
         start = chunk.first_frame * width
         stop = (chunk.first_frame + chunk.frames) * width
@@ -396,7 +416,7 @@ class TrackAssembler:
             layers=self._layers,
             values=self._values,
             emotions=list(s.emotions),
-            emotion=array("f", s.emotion) if len(s.emotion) else None,
+            emotion=_floats(s, "emotion") if len(s.emotion) else None,
             provenance=json.loads(s.provenance_json) if s.provenance_json else {},
             seconds=s.seconds,
         )
@@ -414,7 +434,7 @@ def track_message(track: Track, frames_per_chunk: int = 4096) -> pb.Track:
     )
     out = pb.Track(header=header, provenance_json=json.dumps(track.provenance))
     if track.emotion is not None:
-        out.emotion.extend(track.emotion)
+        append_floats(out, "emotion", _le_bytes(track.emotion))
     for name, data in track.layers.items():
         for first in range(0, track.frames, frames_per_chunk):
             n = min(frames_per_chunk, track.frames - first)
@@ -425,7 +445,7 @@ def track_message(track: Track, frames_per_chunk: int = 4096) -> pb.Track:
             values = array("f", bytes(4 * n * len(cols)))
             for i, c in enumerate(cols):
                 values[i :: len(cols)] = rows[c::width]
-            chunk.values.extend(values)
+            append_floats(chunk, "values", _le_bytes(values))
             out.layers.append(chunk)
     return out
 

@@ -20,14 +20,22 @@ class CapabilitiesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class EngineOption(_message.Message):
-    __slots__ = ("name", "default_value", "help")
+    __slots__ = ("name", "default_value", "help", "type", "minimum", "maximum", "choices")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
     HELP_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
     name: str
     default_value: str
     help: str
-    def __init__(self, name: _Optional[str] = ..., default_value: _Optional[str] = ..., help: _Optional[str] = ...) -> None: ...
+    type: str
+    minimum: float
+    maximum: float
+    choices: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., default_value: _Optional[str] = ..., help: _Optional[str] = ..., type: _Optional[str] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EngineInfo(_message.Message):
     __slots__ = ("name", "version", "description", "options", "available", "unavailable_reason")

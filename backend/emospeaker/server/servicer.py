@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
-from ..errors import Cancelled
+from ..errors import Cancelled, InputError
 from ..jobs import Job
 from ..wire import emospeaker_pb2 as pb
 from ..wire import emospeaker_pb2_grpc as pb_grpc
@@ -25,6 +26,7 @@ from .log import LOGGER, RequestLog
 from .plans import plan_animate, plan_render
 from .status import status_of
 
+SERVICE = pb.DESCRIPTOR.services_by_name["EmoSpeaker"].full_name
 VIDEO_CHUNK_BYTES = 256 * 1024
 PROGRESS_STEP = 0.01  # smaller advances within a stage are not worth a message
 _DONE, _ENDED = object(), object()
@@ -64,6 +66,54 @@ class Watch:
                 return
 
 
+class Malformed:
+    """Stands in for a request whose bytes are not a valid message, so the servicer can
+    answer INVALID_ARGUMENT (gRPC itself would say INTERNAL)."""
+
+    def __init__(self, message_type: type, error: Exception) -> None:
+        self.problem = (
+            f"the request is not a valid {message_type.DESCRIPTOR.full_name} message ({error})"
+        )
+
+
+def _lenient(message_type: type) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return message_type.FromString(data)
+        except DecodeError as exc:
+            return Malformed(message_type, exc)
+
+    return parse
+
+
+def _parsed(request: Any) -> None:
+    if isinstance(request, Malformed):
+        raise InputError(request.problem, field="request")
+
+
+def service_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
+    """The EmoSpeaker service's handlers, like the generated `add_..._to_server`, but
+    with lenient request parsing (see `Malformed`)."""
+    methods = pb.DESCRIPTOR.services_by_name["EmoSpeaker"].methods_by_name
+    handlers = {}
+    for name, method in methods.items():
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[name] = make(
+            getattr(servicer, name),
+            request_deserializer=_lenient(_message_class(method.input_type)),
+            response_serializer=_message_class(method.output_type).SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(SERVICE, handlers)
+
+
+def _message_class(descriptor: Any) -> type:
+    return getattr(pb, descriptor.name)
+
+
 class Servicer(pb_grpc.EmoSpeakerServicer):
     def __init__(self, limits: Limits, pool: WorkerPool, capabilities: CapabilitiesCache):
         self._limits = limits
@@ -73,6 +123,7 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
     def GetCapabilities(self, request: pb.CapabilitiesRequest, context: Any) -> pb.Capabilities:
         log = RequestLog("GetCapabilities", context.peer())
         try:
+            _parsed(request)
             return self._capabilities.get()
         except Exception as exc:
             _abort(exc, context, log)
@@ -87,6 +138,7 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
 
     def _animate(self, request: pb.AnimateRequest, context: Any, log: RequestLog) -> Iterator:
         started = time.perf_counter()
+        _parsed(request)
         log.set(request_bytes=request.ByteSize())
         plan = plan_animate(request, self._limits)
         log.set(engine=plan.engine, fps=str(plan.fps))
@@ -100,6 +152,7 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
 
     def _render(self, request: pb.RenderRequest, context: Any, log: RequestLog) -> Iterator:
         started = time.perf_counter()
+        _parsed(request)
         log.set(request_bytes=request.ByteSize(), renderer=request.renderer)
         plan = plan_render(request, self._limits)
         watch = Watch(context)

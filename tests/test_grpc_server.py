@@ -255,6 +255,9 @@ BAD_REQUESTS = {
     "pcm rate 0": (
         dict(audio=wc.audio_pcm(speech_pcm(0.5), 0)), "INVALID_ARGUMENT", "sample_rate", "Hz",
     ),
+    "pcm too short": (
+        dict(audio=wc.audio_pcm(b"\x01\x00", 384000)), "INVALID_ARGUMENT", "audio", "empty",
+    ),
     "pcm channels": (
         dict(audio=wc.audio_pcm(speech_pcm(0.5), 16000, channels=1000)),
         "INVALID_ARGUMENT", "audio.pcm.channels", "1..64",

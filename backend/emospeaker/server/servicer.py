@@ -7,6 +7,7 @@ import queue
 import shutil
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -22,7 +23,7 @@ from ..wire import emospeaker_pb2_grpc as pb_grpc
 from . import convert
 from .capabilities import CapabilitiesCache
 from .limits import Limits, WorkerPool
-from .log import LOGGER, RequestLog
+from .log import RequestLog, event
 from .plans import plan_animate, plan_render
 from .status import status_of
 
@@ -208,7 +209,8 @@ def _abort(exc: Exception, context: Any, log: RequestLog) -> None:
     code, message, metadata = status_of(exc, context)
     log.fail(code.name, message)
     if code == grpc.StatusCode.INTERNAL:
-        LOGGER.error(message, exc_info=exc)
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        event("internal_error", incident=dict(metadata)["emospeaker-incident"], traceback=trace)
     if metadata:
         context.set_trailing_metadata(metadata)
     context.abort(code, message)

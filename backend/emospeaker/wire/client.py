@@ -170,19 +170,22 @@ def audio_pcm(
 
 
 def rational(fps: Any) -> pb.Rational:
-    """Frame rate as an exact ratio: 24, 25, "30000/1001", (24000, 1001), Fraction, 29.97."""
+    """Frame rate as an exact ratio: 24, "25", "30000/1001", (24000, 1001), a Fraction, or a
+    decimal such as 29.97 (the backend's parse_fps rules, without importing it)."""
     if isinstance(fps, pb.Rational):
         return fps
     if isinstance(fps, tuple):
         value = Fraction(int(fps[0]), int(fps[1]))
+    elif isinstance(fps, (Fraction, int)):
+        value = Fraction(fps)
     elif isinstance(fps, str) and "/" in fps:
         num, den = fps.split("/", 1)
         value = Fraction(int(num), int(den))
-    else:
-        value = Fraction(str(fps)) if not isinstance(fps, Fraction) else fps
+    else:  # a decimal near an NTSC rate (23.976, 29.97, 59.94) means that n/1001 rate
+        value = Fraction(str(fps).strip())
         ntsc = Fraction(round(value * 1001 / 1000) * 1000, 1001)
-        if value.denominator != 1 and abs(float(value - ntsc)) < 0.005:
-            value = ntsc  # 23.976, 29.97, 59.94 are the NTSC rates n/1001
+        if value.denominator != 1 and ntsc > 0 and abs(float(value - ntsc)) < 0.005:
+            value = ntsc
     return pb.Rational(num=value.numerator, den=value.denominator)
 
 

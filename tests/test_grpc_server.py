@@ -19,6 +19,7 @@ from emospeaker.audio import audio_from_pcm, load_audio
 from emospeaker.client import remote_request
 from emospeaker.emotion import EMOTIONS, EmotionTimeline
 from emospeaker.server import convert
+from emospeaker.server.limits import DEFAULT_FRAMES_PER_CHUNK
 from emospeaker.wire import client as wc
 from emospeaker.wire import emospeaker_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -116,7 +117,7 @@ def test_remote_track_equals_local(client, fps, keys, per_chunk):
     header = kinds.index("TrackHeader")
     assert set(kinds[:header]) == {"Progress"} and kinds[-1] == "Summary"
     chunks = [e for e in events if isinstance(e, pb.FrameChunk)]
-    assert len(chunks) == -(-local.frames // (per_chunk or 512))
+    assert len(chunks) == -(-local.frames // (per_chunk or DEFAULT_FRAMES_PER_CHUNK))
     assert chunks[-1].time == pytest.approx(chunks[-1].first_frame / float(local.fps))
 
     assembler = wc.TrackAssembler()

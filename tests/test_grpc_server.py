@@ -491,3 +491,11 @@ def test_fps_is_exact_rational(client):
     track = client.animate_track(pcm_request(1.0, fps=29.97))
     assert track.fps == (30000, 1001) and track.frames == 30
     assert Fraction(*track.fps) == Fraction(30000, 1001)
+
+
+def test_a_taken_port_is_an_error_not_a_shared_listener(server):
+    from emospeaker.errors import InputError
+    from emospeaker.server import Server, ServerConfig
+
+    with pytest.raises(InputError, match="cannot listen"):
+        Server(ServerConfig(port=server.server.port))

@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..server import Limits, Server, ServerConfig, log
+    from ..server import Limits, Server, ServerConfig, is_loopback, log
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port} must be 0..65535", field="port")
@@ -79,8 +79,12 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     server = Server(config)
-    if config.insecure and not (config.token or config.tls_cert):
-        print("emospeaker: warning: serving without token or TLS (--insecure)", file=sys.stderr)
+    if not config.token and not is_loopback(config.host):
+        print(
+            f"emospeaker: warning: anyone who can reach {config.host} can use this server "
+            "(no --token)",
+            file=sys.stderr,
+        )
     signals = threading.Event()
     received = []
 

@@ -499,3 +499,24 @@ def test_a_taken_port_is_an_error_not_a_shared_listener(server):
 
     with pytest.raises(InputError, match="cannot listen"):
         Server(ServerConfig(port=server.server.port))
+
+
+def test_compute_device_does_not_import_torch_but_trusts_a_loaded_one(monkeypatch):
+    import subprocess
+    import sys
+    import types
+
+    from conftest import cli_env
+    from emospeaker.server.capabilities import compute_device
+
+    code = (
+        "import sys; from emospeaker.server.capabilities import compute_device; "
+        "print(compute_device(), 'torch' in sys.modules)"
+    )
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, capture_output=True, text=True, env=cli_env())
+    assert out.stdout.split() == ["cpu", "False"], out.stderr
+    # a GPU cannot exist here: a loaded torch that reports one stands in for it
+    cuda = types.SimpleNamespace(is_available=lambda: True, get_device_name=lambda i: "NVIDIA H100")
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    assert compute_device() == "cuda:0 (NVIDIA H100)"

@@ -6,7 +6,7 @@ remote = the pure-Python client (what the Blender add-on uses) against `emospeak
 in its own process, until the assembled track. Then throughput with --clients concurrent
 clients. Target: remote overhead <= 10%.
 
-    PYTHONPATH=backend python scripts/bench_grpc.py [--runs 7] [--clients 8]
+    PYTHONPATH=backend python scripts/bench_grpc.py [--runs 15] [--clients 8] [--engine NAME]
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def start_server(clients: int) -> tuple[subprocess.Popen, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--engine", default="default")
     args = parser.parse_args()
@@ -112,6 +112,7 @@ def main() -> int:
             assert remote[0][2] == frames
             l_first, l_total = medians(local)
             r_first, r_total = medians(remote)
+            l_best, r_best = min(r[1] for r in local), min(r[1] for r in remote)
 
             def batch(_: int) -> None:
                 remote_once(client, request)
@@ -138,6 +139,10 @@ def main() -> int:
             f"  {name:<20} {here * 1000:9.1f} ms {there * 1000:11.1f} ms "
             f"{there / here - 1:+9.1%} ({extra:+.1f} ms)"
         )
+    print(
+        f"  best total           {l_best * 1000:9.1f} ms {r_best * 1000:11.1f} ms "
+        f"{r_best / l_best - 1:+9.1%} ({(r_best - l_best) * 1000:+.1f} ms)"
+    )
     print(
         f"throughput, {args.clients} concurrent clients: {clips} clips in {elapsed:.2f} s = "
         f"{clips / elapsed:.2f} clips/s = {clips * args.seconds / elapsed:.0f} s of audio per "

@@ -1,0 +1,223 @@
+"""Piecewise-affine warp of a portrait, driven by landmark displacements.
+
+Everything that depends only on the photo is computed once: a triangulation of the face
+landmarks plus rings of points around the face (hair, ears and neck follow the head with a
+weight that decays outwards, so the background stays put), the triangle under every source
+pixel and the barycentric weights of a sampling grid. A frame then costs one small matrix
+product (every vertex's displacement from the landmarks'), one sparse product (a first guess
+of where each output pixel comes from) and two Newton steps on the piecewise-affine map, which
+make the inverse exact inside each triangle however much it stretches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import sparse
+from scipy.spatial import Delaunay
+
+from . import topology as tp
+
+# rings around the face oval: (scale about the oval's centre, weight of the head's motion
+# above and beside the face, weight below the chin where the neck joins the shoulders)
+RINGS = ((1.2, 1.0, 0.7), (1.5, 0.85, 0.35), (1.9, 0.3, 0.08), (2.4, 0.0, 0.0))
+NEWTON_STEPS = 2
+
+
+@dataclass(frozen=True)
+class WarpMesh:
+    """The precomputed warp of one portrait; `maps` turns landmark motion into remap maps."""
+
+    source: np.ndarray  # [V, 2] vertex positions: skin landmarks, then ring points
+    triangles: np.ndarray  # [T, 3] vertex indices
+    from_landmarks: np.ndarray  # [V, 478] vertex displacement = this @ landmark displacement
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1: the canvas region that can move
+    tri_map: np.ndarray  # [y1-y0, x1-x0] int32 triangle under each source pixel (T: none)
+    grid: np.ndarray  # [G, 2] float32 canvas positions where the inverse is solved
+    grid_shape: tuple[int, int]  # (rows, cols) of the grid
+    bary: sparse.csr_matrix  # [G, V] barycentric weights of the grid in the source mesh
+
+    @classmethod
+    def build(cls, landmarks: np.ndarray, canvas_size: tuple[int, int], step: int = 2) -> WarpMesh:
+        """Mesh for `landmarks` [478, 2+] on a canvas of (width, height); grid every `step` px."""
+        points = np.asarray(landmarks, np.float64)[:, :2]
+        ring_points, ring_weights = _rings(points)
+        source = np.concatenate([points[: tp.SKIN_LANDMARKS], ring_points])
+        layout = np.concatenate([_parted_lips(points)[: tp.SKIN_LANDMARKS], ring_points])
+        triangles = Delaunay(layout).simplices.astype(np.int32)
+        moving = np.concatenate([np.ones(tp.SKIN_LANDMARKS), ring_weights]) > 0
+        triangles = triangles[moving[triangles].any(axis=1)]  # all-still triangles: identity
+        triangles = _counter_clockwise(triangles, layout)
+        from_landmarks = _vertex_matrix(points, ring_points, ring_weights)
+        box = _bounding_box(source[moving | _next_to(moving, triangles)], canvas_size)
+        tri_map = _rasterise(source, triangles, box)
+        grid, grid_shape = _grid(box, step)
+        bary = _barycentric(grid, source, triangles, tri_map, box)
+        return cls(
+            source.astype(np.float32),
+            triangles,
+            from_landmarks,
+            box,
+            tri_map,
+            grid,
+            grid_shape,
+            bary,
+        )
+
+    def maps(self, displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """cv2.remap maps (canvas coordinates) for every pixel of `box`.
+
+        `displacement` [478, 2] is how far each landmark moves from the photo.
+        """
+        moved = self.from_landmarks @ np.asarray(displacement, np.float32)[:, :2]
+        inverse = _inverse_affines(self.source + moved, self.source, self.triangles)
+        x0, y0, x1, y1 = self.box
+        p = self.grid
+        reach = float(np.abs(moved).max()) + 1  # no pixel comes from farther than this
+        s = p - self.bary @ moved
+        for _ in range(NEWTON_STEPS):
+            col = np.clip(np.rint(s[:, 0]).astype(np.int32) - x0, 0, x1 - x0 - 1)
+            row = np.clip(np.rint(s[:, 1]).astype(np.int32) - y0, 0, y1 - y0 - 1)
+            a = inverse[self.tri_map[row, col]]
+            s = a[:, :, 0] * p[:, :1] + a[:, :, 1] * p[:, 1:] + a[:, :, 2]
+            s = np.clip(s, p - reach, p + reach)  # a fold or a wrong guess stays local
+        shift = (s - p).reshape(*self.grid_shape, 2)
+        shift = cv2.resize(shift, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        xs = np.arange(x0, x1, dtype=np.float32)
+        ys = np.arange(y0, y1, dtype=np.float32)
+        return shift[:, :, 0] + xs, shift[:, :, 1] + ys[:, None]
+
+
+def _rings(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rings of points around the face oval and how much of the head's motion each follows."""
+    oval = points[list(tp.FACE_OVAL)]
+    centre = oval.mean(axis=0)
+    eyes = points[[tp.RIGHT_EYE[0], tp.LEFT_EYE[0]]].mean(axis=0)
+    down = points[tp.CHIN] - eyes
+    down /= np.linalg.norm(down)
+    spoke = oval - centre
+    below = np.clip((spoke / np.linalg.norm(spoke, axis=1, keepdims=True)) @ down, 0, 1) ** 2
+    positions, weights = [], []
+    for scale, above_w, below_w in RINGS:
+        positions.append(centre + scale * spoke)
+        weights.append(above_w + (below_w - above_w) * below)
+    return np.concatenate(positions), np.concatenate(weights)
+
+
+def _parted_lips(points: np.ndarray) -> np.ndarray:
+    """The landmarks with the inner lips pulled apart: a layout whose triangulation keeps
+    the upper and lower lip in separate triangles even when the photo's mouth is closed."""
+    parted = points.copy()
+    inner, outer = list(tp.LIPS_INNER_PAIRED), list(tp.LIPS_OUTER_PAIRED)
+    parted[inner] += 0.4 * (points[outer] - points[inner])
+    return parted
+
+
+def _counter_clockwise(triangles: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    a, b, c = (layout[triangles[:, i]] for i in range(3))
+    cross = (b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]
+    return np.where((cross < 0)[:, None], triangles[:, [0, 2, 1]], triangles)
+
+
+def _vertex_matrix(
+    points: np.ndarray, ring_points: np.ndarray, ring_weights: np.ndarray
+) -> np.ndarray:
+    """[V, 478]: skin vertices copy their landmark; ring vertices take a weighted share of the
+    head's rigid motion, the affine least-squares fit to the stable landmarks (linear in them)."""
+    n = len(points)
+    skin = np.eye(tp.SKIN_LANDMARKS, n)
+    stable = list(tp.STABLE)
+    fit = np.linalg.pinv(np.c_[points[stable], np.ones(len(stable))])  # [3, K]
+    rings = np.zeros((len(ring_points), n))
+    rings[:, stable] = ring_weights[:, None] * (np.c_[ring_points, np.ones(len(ring_points))] @ fit)
+    return np.concatenate([skin, rings]).astype(np.float32)
+
+
+def _next_to(mask: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    near = np.zeros_like(mask)
+    near[triangles[mask[triangles].any(axis=1)].ravel()] = True
+    return near
+
+
+def _bounding_box(points: np.ndarray, canvas_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    width, height = canvas_size
+    x0, y0 = np.clip(np.floor(points.min(axis=0)).astype(int), 0, [width, height])
+    x1, y1 = np.clip(np.ceil(points.max(axis=0)).astype(int) + 1, 0, [width, height])
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def _rasterise(source: np.ndarray, triangles: np.ndarray, box: tuple[int, ...]) -> np.ndarray:
+    """Index of the triangle under each pixel of `box` (len(triangles) where none)."""
+    x0, y0, x1, y1 = box
+    tri_map = np.full((y1 - y0, x1 - x0), len(triangles), np.int32)
+    corners = np.rint((source - [x0, y0]) * 16).astype(np.int32)
+    inner = set(tp.LIPS_INNER)
+    mouth_first = sorted(range(len(triangles)), key=lambda t: not inner.issuperset(triangles[t]))
+    for t in mouth_first:  # the lips paint over the mouth slit where a closed mouth overlaps
+        cv2.fillConvexPoly(tri_map, corners[triangles[t]], int(t), cv2.LINE_8, shift=4)
+    return tri_map
+
+
+def _grid(box: tuple[int, ...], step: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Grid points placed where cv2.resize samples, so resizing the grid's values is exact."""
+    x0, y0, x1, y1 = box
+    cols, rows = max(2, -(-(x1 - x0) // step)), max(2, -(-(y1 - y0) // step))
+    xs = x0 + (np.arange(cols) + 0.5) * (x1 - x0) / cols - 0.5
+    ys = y0 + (np.arange(rows) + 0.5) * (y1 - y0) / rows - 0.5
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32), (rows, cols)
+
+
+def _barycentric(
+    grid: np.ndarray,
+    source: np.ndarray,
+    triangles: np.ndarray,
+    tri_map: np.ndarray,
+    box: tuple[int, ...],
+) -> sparse.csr_matrix:
+    x0, y0, x1, y1 = box
+    col = np.clip(np.rint(grid[:, 0]).astype(int) - x0, 0, x1 - x0 - 1)
+    row = np.clip(np.rint(grid[:, 1]).astype(int) - y0, 0, y1 - y0 - 1)
+    tri = tri_map[row, col]
+    inside = tri < len(triangles)
+    corners = source[triangles[tri[inside]]]  # [n, 3, 2]
+    m = np.concatenate([corners, np.ones((*corners.shape[:2], 1))], axis=2)  # rows: (x, y, 1)
+    rhs = np.c_[grid[inside], np.ones(inside.sum())]
+    weights = np.linalg.solve(np.swapaxes(m, 1, 2), rhs[:, :, None])[:, :, 0]
+    rows = np.repeat(np.flatnonzero(inside), 3)
+    return sparse.csr_matrix(
+        (weights.ravel().astype(np.float32), (rows, triangles[tri[inside]].ravel())),
+        shape=(len(grid), len(source)),
+    )
+
+
+def _inverse_affines(target: np.ndarray, source: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """[T+1, 2, 3] affine maps from each moved triangle back to the photo; the extra last
+    one is the identity for pixels outside the mesh. Collapsed triangles map by translation."""
+    t0, s0 = target[triangles[:, 0]], source[triangles[:, 0]]
+    te = target[triangles[:, 1:]] - t0[:, None]  # [T, 2 edges, 2]
+    se = source[triangles[:, 1:]] - s0[:, None]
+    det = te[:, 0, 0] * te[:, 1, 1] - te[:, 0, 1] * te[:, 1, 0]
+    ok = np.abs(det) > 1e-3
+    inv_det = np.where(ok, 1 / np.where(ok, det, 1), 0)
+    # columns of the target edge matrix are the edges; its inverse in closed form
+    ti = (
+        np.stack(
+            [
+                np.stack([te[:, 1, 1], -te[:, 1, 0]], axis=1),
+                np.stack([-te[:, 0, 1], te[:, 0, 0]], axis=1),
+            ],
+            axis=1,
+        )
+        * inv_det[:, None, None]
+    )
+    linear = np.swapaxes(se, 1, 2) @ ti  # [T, 2, 2]: source edges @ inverse(target edges)
+    linear[~ok] = np.eye(2, dtype=np.float32)
+    offset = s0 - np.einsum("tij,tj->ti", linear, t0)
+    offset[~ok] = (source[triangles].mean(axis=1) - target[triangles].mean(axis=1))[~ok]
+    affines = np.zeros((len(triangles) + 1, 2, 3), np.float32)
+    affines[:-1, :, :2], affines[:-1, :, 2] = linear, offset
+    affines[-1] = [[1, 0, 0], [0, 1, 0]]
+    return affines

@@ -4,9 +4,10 @@ Everything that depends only on the photo is computed once: a triangulation of t
 landmarks plus rings of points around the face (hair, ears and neck follow the head with a
 weight that decays outwards, so the background stays put), the triangle under every source
 pixel and the barycentric weights of a sampling grid. A frame then costs one small matrix
-product (every vertex's displacement from the landmarks'), one sparse product (a first guess
-of where each output pixel comes from) and two Newton steps on the piecewise-affine map, which
-make the inverse exact inside each triangle however much it stretches.
+product (every vertex's displacement from the landmarks') and, per grid point, a first guess of
+where it comes from (its barycentric mix of the vertex displacements: a sparse product) refined
+by two Newton steps on the piecewise-affine map, which make the inverse exact inside each
+triangle however much it stretches. The per-point loop is compiled with numba.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import numba
 import numpy as np
-from scipy import sparse
 from scipy.spatial import Delaunay
 
 from . import topology as tp
@@ -37,7 +38,8 @@ class WarpMesh:
     tri_map: np.ndarray  # [y1-y0, x1-x0] int32 triangle under each source pixel (T: none)
     grid: np.ndarray  # [G, 2] float32 canvas positions where the inverse is solved
     grid_shape: tuple[int, int]  # (rows, cols) of the grid
-    bary: sparse.csr_matrix  # [G, V] barycentric weights of the grid in the source mesh
+    corners: np.ndarray  # [G, 3] int32 vertices of the source triangle under each grid point
+    weights: np.ndarray  # [G, 3] float32 their barycentric weights (0 outside the mesh)
 
     @classmethod
     def build(cls, landmarks: np.ndarray, canvas_size: tuple[int, int], step: int = 2) -> WarpMesh:
@@ -54,7 +56,7 @@ class WarpMesh:
         box = _bounding_box(source[moving | _next_to(moving, triangles)], canvas_size)
         tri_map = _rasterise(source, triangles, box)
         grid, grid_shape = _grid(box, step)
-        bary = _barycentric(grid, source, triangles, tri_map, box)
+        corners, weights = _barycentric(grid, source, triangles, tri_map, box)
         return cls(
             source.astype(np.float32),
             triangles,
@@ -63,31 +65,51 @@ class WarpMesh:
             tri_map,
             grid,
             grid_shape,
-            bary,
+            corners,
+            weights,
         )
 
-    def maps(self, displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """cv2.remap maps (canvas coordinates) for every pixel of `box`.
+    def maps(self, displacement: np.ndarray) -> np.ndarray:
+        """[h, w, 2] float32 cv2.remap map (canvas coordinates) for every pixel of `box`.
 
         `displacement` [478, 2] is how far each landmark moves from the photo.
         """
         moved = self.from_landmarks @ np.asarray(displacement, np.float32)[:, :2]
         inverse = _inverse_affines(self.source + moved, self.source, self.triangles)
-        x0, y0, x1, y1 = self.box
-        p = self.grid
+        found = np.empty_like(self.grid)
         reach = float(np.abs(moved).max()) + 1  # no pixel comes from farther than this
-        s = p - self.bary @ moved
-        for _ in range(NEWTON_STEPS):
-            col = np.clip(np.rint(s[:, 0]).astype(np.int32) - x0, 0, x1 - x0 - 1)
-            row = np.clip(np.rint(s[:, 1]).astype(np.int32) - y0, 0, y1 - y0 - 1)
-            a = inverse[self.tri_map[row, col]]
-            s = a[:, :, 0] * p[:, :1] + a[:, :, 1] * p[:, 1:] + a[:, :, 2]
-            s = np.clip(s, p - reach, p + reach)  # a fold or a wrong guess stays local
-        shift = (s - p).reshape(*self.grid_shape, 2)
+        x0, y0, x1, y1 = self.box
+        _solve(self.grid, self.corners, self.weights, moved, self.tri_map, x0, y0, inverse,
+               reach, NEWTON_STEPS, found)  # fmt: skip
+        if self.grid_shape == (y1 - y0, x1 - x0):
+            return found.reshape(y1 - y0, x1 - x0, 2)
+        shift = (found - self.grid).reshape(*self.grid_shape, 2)
         shift = cv2.resize(shift, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        xs = np.arange(x0, x1, dtype=np.float32)
-        ys = np.arange(y0, y1, dtype=np.float32)
-        return shift[:, :, 0] + xs, shift[:, :, 1] + ys[:, None]
+        shift[:, :, 0] += np.arange(x0, x1, dtype=np.float32)
+        shift[:, :, 1] += np.arange(y0, y1, dtype=np.float32)[:, None]
+        return shift
+
+
+@numba.njit(cache=True, nogil=True)
+def _solve(grid, corners, weights, moved, tri_map, x0, y0, inverse, reach, steps, found):
+    """For each grid point p find s with warp(s) = p; writes s into `found`."""
+    rows, cols = tri_map.shape
+    for g in range(grid.shape[0]):
+        px, py = grid[g, 0], grid[g, 1]
+        sx, sy = px, py
+        for k in range(3):  # first guess: p minus the displacement interpolated at p
+            sx -= weights[g, k] * moved[corners[g, k], 0]
+            sy -= weights[g, k] * moved[corners[g, k], 1]
+        for _ in range(steps):  # Newton: the inverse affine of the triangle under the guess
+            col = min(max(int(np.rint(sx)) - x0, 0), cols - 1)
+            row = min(max(int(np.rint(sy)) - y0, 0), rows - 1)
+            a = inverse[tri_map[row, col]]
+            nx = a[0, 0] * px + a[0, 1] * py + a[0, 2]
+            ny = a[1, 0] * px + a[1, 1] * py + a[1, 2]
+            sx = min(max(nx, px - reach), px + reach)  # a fold or a wrong guess stays local
+            sy = min(max(ny, py - reach), py + reach)
+        found[g, 0] = sx
+        found[g, 1] = sy
 
 
 def _rings(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,21 +198,20 @@ def _barycentric(
     triangles: np.ndarray,
     tri_map: np.ndarray,
     box: tuple[int, ...],
-) -> sparse.csr_matrix:
+) -> tuple[np.ndarray, np.ndarray]:
     x0, y0, x1, y1 = box
     col = np.clip(np.rint(grid[:, 0]).astype(int) - x0, 0, x1 - x0 - 1)
     row = np.clip(np.rint(grid[:, 1]).astype(int) - y0, 0, y1 - y0 - 1)
     tri = tri_map[row, col]
     inside = tri < len(triangles)
-    corners = source[triangles[tri[inside]]]  # [n, 3, 2]
-    m = np.concatenate([corners, np.ones((*corners.shape[:2], 1))], axis=2)  # rows: (x, y, 1)
+    vertices = source[triangles[tri[inside]]]  # [n, 3, 2]
+    m = np.concatenate([vertices, np.ones((*vertices.shape[:2], 1))], axis=2)  # rows: (x, y, 1)
     rhs = np.c_[grid[inside], np.ones(inside.sum())]
     weights = np.linalg.solve(np.swapaxes(m, 1, 2), rhs[:, :, None])[:, :, 0]
-    rows = np.repeat(np.flatnonzero(inside), 3)
-    return sparse.csr_matrix(
-        (weights.ravel().astype(np.float32), (rows, triangles[tri[inside]].ravel())),
-        shape=(len(grid), len(source)),
-    )
+    corners = np.zeros((len(grid), 3), np.int32)
+    bary = np.zeros((len(grid), 3), np.float32)
+    corners[inside], bary[inside] = triangles[tri[inside]], weights
+    return corners, bary
 
 
 def _inverse_affines(target: np.ndarray, source: np.ndarray, triangles: np.ndarray) -> np.ndarray:

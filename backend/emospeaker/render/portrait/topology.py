@@ -35,4 +35,6 @@ EYES = ((RIGHT_EYE, RIGHT_IRIS), (LEFT_EYE, LEFT_IRIS))
 # outer eye corners, temples, upper forehead; a rigid fit to them gives the head's motion
 STABLE = (6, 168, 197, 195, 5, 4, 1, 33, 133, 362, 263, 127, 356, 234, 454, 10, 151, 9, 108, 337)
 
+CHEEKS = (205, 425)  # middle of each cheek, below the cheekbone: a clean skin sample
+
 SKIN_LANDMARKS = 468  # 0..467 carry the skin; 468.. are the irises

@@ -24,7 +24,7 @@ from . import topology as tp
 # rings around the face oval: (scale about the oval's centre, weight of the head's motion
 # above and beside the face, weight below the chin where the neck joins the shoulders)
 RINGS = ((1.2, 1.0, 0.7), (1.5, 0.85, 0.35), (1.9, 0.3, 0.08), (2.4, 0.0, 0.0))
-NEWTON_STEPS = 2
+NEWTON_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class WarpMesh:
         points = np.asarray(landmarks, np.float64)[:, :2]
         ring_points, ring_weights = _rings(points)
         source = np.concatenate([points[: tp.SKIN_LANDMARKS], ring_points])
-        layout = np.concatenate([_parted_lips(points)[: tp.SKIN_LANDMARKS], ring_points])
+        layout = _opened_layout(np.concatenate([points[: tp.SKIN_LANDMARKS], ring_points]))
         triangles = Delaunay(layout).simplices.astype(np.int32)
         moving = np.concatenate([np.ones(tp.SKIN_LANDMARKS), ring_weights]) > 0
         triangles = triangles[moving[triangles].any(axis=1)]  # all-still triangles: identity
@@ -128,13 +128,24 @@ def _rings(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(positions), np.concatenate(weights)
 
 
-def _parted_lips(points: np.ndarray) -> np.ndarray:
-    """The landmarks with the inner lips pulled apart: a layout whose triangulation keeps
-    the upper and lower lip in separate triangles even when the photo's mouth is closed."""
-    parted = points.copy()
-    inner, outer = list(tp.LIPS_INNER_PAIRED), list(tp.LIPS_OUTER_PAIRED)
-    parted[inner] += 0.4 * (points[outer] - points[inner])
-    return parted
+def _opened_layout(points: np.ndarray) -> np.ndarray:
+    """The vertices with everything below the mouth slit moved down by half a mouth width:
+    a layout whose triangulation never joins the upper and the lower lip (other than inside the
+    mouth) even when the photo's mouth is closed. Each half moves rigidly, so no triangle
+    within a half changes orientation."""
+    left, right = points[tp.MOUTH_CORNERS[0]], points[tp.MOUTH_CORNERS[1]]
+    half = np.linalg.norm(right - left) / 2
+    across = (right - left) / (2 * half)
+    down = np.array([-across[1], across[0]])
+    u, v = points @ across, points @ down
+    upper_inner, lower_inner = list(tp.LIPS_INNER[1:10]), list(tp.LIPS_INNER[11:])
+    ends = list(tp.MOUTH_CORNERS)
+    mid_u = np.r_[u[ends[0]], (u[upper_inner] + u[lower_inner[::-1]]) / 2, u[ends[1]]]
+    mid_v = np.r_[v[ends[0]], (v[upper_inner] + v[lower_inner[::-1]]) / 2, v[ends[1]]]
+    order = np.argsort(mid_u)
+    below = (v > np.interp(u, mid_u[order], mid_v[order])).astype(np.float64)
+    below[upper_inner], below[lower_inner], below[ends] = 0, 1, 0.5
+    return points + (below * half)[:, None] * down
 
 
 def _counter_clockwise(triangles: np.ndarray, layout: np.ndarray) -> np.ndarray:

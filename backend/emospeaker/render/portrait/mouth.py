@@ -20,7 +20,9 @@ from . import topology as tp
 UPPER_GAPS = np.array([0.0, 0.30, 0.52, 0.68, 0.80, 0.89, 0.96])
 LOWER_GAPS = np.array([0.0, 0.2, 0.4, 0.58, 0.73, 0.85, 0.94])
 ENAMEL = np.array([0.93, 0.89, 0.80], np.float32)
+TONGUE = np.array([0.55, 0.28, 0.27], np.float32)
 JAW_SHARE = 0.7  # the lower incisors move this fraction of the chin's motion
+LOWER_CROWN = 0.2  # most of the lower teeth that shows above the lower lip (half mouth widths)
 
 
 class MouthLayer:
@@ -38,6 +40,7 @@ class MouthLayer:
         tint = self.skin / max(float(self.skin.mean()), 1e-3)
         light = np.clip(float(self.skin.mean()) / 0.55, 0.55, 1.15)
         self.enamel = np.clip(ENAMEL * light * (0.8 + 0.2 * tint), 0, 1)
+        self.tongue = np.clip(TONGUE * light * (0.7 + 0.3 * tint), 0, 1)
 
     def draw(self, frame: np.ndarray, target: np.ndarray, rigid: np.ndarray) -> None:
         """Paint the interior inside `target`'s inner lips where the mouth opens beyond the
@@ -47,16 +50,22 @@ class MouthLayer:
         box = regions.box_around(polygon, 2, (frame.shape[1], frame.shape[0]))
         if reveal <= 0 or box is None:
             return
-        alpha = regions.polygon_mask(polygon, box) * reveal
-        if not alpha.any():
+        inside = regions.polygon_mask(polygon, box)
+        if not inside.any():
             return
+        # reach a little over the lips' inner edge, where the photo's closed slit is stretched
+        grow = 2 * int(round(1 + 0.04 * _gap(target))) + 1
+        alpha = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+        alpha = cv2.GaussianBlur(alpha, (3, 3), 0.7) * reveal
         x, y = regions.pixel_grid(box)
         back = regions.invert(rigid)
-        jaw = target[tp.CHIN] - regions.apply(rigid, self.source[tp.CHIN])
+        jaw = JAW_SHARE * (target[tp.CHIN] - regions.apply(rigid, self.source[tp.CHIN]))
         upper = self._mouth_coords(back, x, y)
-        lower = self._mouth_coords(back, x - JAW_SHARE * jaw[0], y - JAW_SHARE * jaw[1])
-        inside = cv2.distanceTransform((alpha > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-        image = self._paint(upper, lower, inside)
+        lower = self._mouth_coords(back, x - jaw[0], y - jaw[1])
+        lip_u, lip_v = self._mouth_coords(back, *(target[list(tp.LIPS_INNER[11:])] - jaw).T)
+        lower_lip = np.interp(lower[0], lip_u[::-1], lip_v[::-1])  # the lip's inner edge
+        depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        image = self._paint(upper, lower, lower_lip, depth)
         regions.blend(frame, image * 255, alpha, box)
 
     def _mouth_coords(self, back: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple:
@@ -68,34 +77,38 @@ class MouthLayer:
         v = (px * self.down[0] + py * self.down[1]) / self.half_width
         return u, v
 
-    def _paint(self, upper: tuple, lower: tuple, inside: np.ndarray) -> np.ndarray:
+    def _paint(
+        self, upper: tuple, lower: tuple, lower_lip: np.ndarray, inside: np.ndarray
+    ) -> np.ndarray:
         px = 1 / self.half_width  # one pixel in mouth units: the anti-aliasing width
         u, v = upper
         ul, vl = lower
-        # cavity: dark, warm, darkest at the back of the palate
+        # cavity: dark and warm, darkest in the middle at the back
         depth = np.clip(1 - np.abs(u), 0, 1)
-        image = (self.lip * (0.16 - 0.07 * depth)[..., None]).astype(np.float32)
-        # tongue: a dome behind the lower teeth, lit from the front
-        top = 0.16 + 0.35 * ul**2
-        tongue = _cover(vl - top, px) * _cover(0.95 - np.abs(ul), px)
-        shade = np.clip(0.35 + 2.2 * (vl - top), 0.35, 0.75)[..., None]
-        image = _mix(image, self.lip * 0.95 * shade, tongue)
-        # lower teeth: jaw-borne, edge a little above the upper ones' when the jaw is closed
-        edge = 0.05 + 0.10 * ul**2 - _notches(ul, LOWER_GAPS, px)
-        lower_teeth = _cover(vl - edge, px) * _cover(0.97 - np.abs(ul), px)
-        image = _mix(image, self._enamel(ul, LOWER_GAPS, px, 0.8), lower_teeth)
+        image = (self.lip * (0.3 - 0.14 * depth)[..., None]).astype(np.float32)
+        # lower teeth: jaw-borne, their edge hidden behind the upper teeth when the jaw is shut;
+        # the lower lip covers all but the top of their crowns
+        edge = np.maximum(0.06 + 0.12 * ul**2, lower_lip - LOWER_CROWN)
+        edge += _notches(ul, LOWER_GAPS, px)
+        # tongue: a dome behind the lower teeth, rising over them in the middle
+        top = edge - 0.12 + 0.8 * ul**2
+        tongue = _cover(vl - top, px) * _cover(0.85 - np.abs(ul), 2 * px)
+        shade = np.clip(0.35 + 2.5 * (vl - top), 0.35, 0.9)[..., None]
+        image = _mix(image, self.tongue * shade, tongue)
+        lower_teeth = _cover(vl - edge, px) * _cover(0.88 - np.abs(ul), 2 * px)
+        image = _mix(image, self._enamel(ul, LOWER_GAPS, px, 0.62), lower_teeth)
         # upper teeth: skull-borne, in front of the lower ones
-        edge = 0.11 - 0.10 * u**2 - _notches(u, UPPER_GAPS, px)
-        upper_teeth = _cover(edge - v, px) * _cover(0.98 - np.abs(u), px)
-        image = _mix(image, self._enamel(u, UPPER_GAPS, px, 1.0), upper_teeth)
+        edge = 0.10 - 0.08 * u**2 - _notches(u, UPPER_GAPS, px)
+        upper_teeth = _cover(edge - v, px) * _cover(0.92 - np.abs(u), 2 * px)
+        image = _mix(image, self._enamel(u, UPPER_GAPS, px, 0.95), upper_teeth)
         # the lips shade what is just inside them
-        occlusion = 1 - 0.55 * np.exp(-inside * px / 0.07)
+        occlusion = 1 - 0.6 * np.exp(-inside * px / 0.08)
         return np.clip(image * occlusion[..., None], 0, 1)
 
     def _enamel(self, u: np.ndarray, gaps: np.ndarray, px: float, light: float) -> np.ndarray:
         """Teeth colour: darker towards the corners where the arch turns away, dark seams."""
-        seam = 1 - 0.35 * np.exp(-((_to_gap(u, gaps) / max(px, 0.012)) ** 2))
-        falloff = light * (1 - 0.65 * np.clip(np.abs(u), 0, 1) ** 2.5) * seam
+        seam = 1 - 0.22 * np.exp(-((_to_gap(u, gaps) / max(0.7 * px, 0.01)) ** 2))
+        falloff = light * (1 - 0.8 * np.clip(np.abs(u), 0, 1) ** 2) * seam
         return self.enamel * falloff[..., None]
 
 
@@ -144,7 +157,7 @@ def _to_gap(u: np.ndarray, gaps: np.ndarray) -> np.ndarray:
 
 def _notches(u: np.ndarray, gaps: np.ndarray, px: float) -> np.ndarray:
     """Rounded tooth tips: the edge recedes a little at each border."""
-    return 0.03 * np.exp(-((_to_gap(u, gaps) / max(2 * px, 0.03)) ** 2))
+    return 0.012 * np.exp(-((_to_gap(u, gaps) / max(1.5 * px, 0.025)) ** 2))
 
 
 def _smoothstep(lo: float, hi: float, x: float) -> float:

@@ -17,9 +17,6 @@ LIPS_INNER = (
 LIPS_OUTER = (
     61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
 )  # fmt: skip
-# the same position on the inner and the outer lip contour (corners excluded)
-LIPS_INNER_PAIRED = LIPS_INNER[1:10] + LIPS_INNER[11:]
-LIPS_OUTER_PAIRED = LIPS_OUTER[1:10] + LIPS_OUTER[11:]
 MOUTH_CORNERS = (78, 308)  # inner corners, image left then right
 UPPER_LIP_MID, LOWER_LIP_MID = 13, 14
 CHIN = 152

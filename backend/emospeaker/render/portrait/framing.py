@@ -11,7 +11,7 @@ import numpy as np
 from ...errors import InputError, LimitError
 from . import topology as tp
 
-CROP_FACE_HEIGHTS = 1.8  # side of a square crop, in face heights (forehead to chin)
+CROP_FACE_HEIGHTS = 2.0  # side of a square crop, in face heights (forehead to chin)
 MAX_FULL_SIDE = 4096  # --size full: larger portraits are refused (the encoder's and memory's sake)
 
 

@@ -23,7 +23,7 @@ from . import topology as tp
 
 # rings around the face oval: (scale about the oval's centre, weight of the head's motion
 # above and beside the face, weight below the chin where the neck joins the shoulders)
-RINGS = ((1.2, 1.0, 0.7), (1.5, 0.85, 0.35), (1.9, 0.3, 0.08), (2.4, 0.0, 0.0))
+RINGS = ((1.15, 1.0, 0.7), (1.45, 0.85, 0.35), (1.8, 0.3, 0.08), (2.2, 0.0, 0.0))
 NEWTON_STEPS = 3
 
 

@@ -5,9 +5,10 @@ landmarks plus rings of points around the face (hair, ears and neck follow the h
 weight that decays outwards, so the background stays put), the triangle under every source
 pixel and the barycentric weights of a sampling grid. A frame then costs one small matrix
 product (every vertex's displacement from the landmarks') and, per grid point, a first guess of
-where it comes from (its barycentric mix of the vertex displacements: a sparse product) refined
-by two Newton steps on the piecewise-affine map, which make the inverse exact inside each
-triangle however much it stretches. The per-point loop is compiled with numba.
+where it comes from (its barycentric mix of the vertex displacements: a sparse product). From
+the triangle under that guess a short walk across the moved mesh finds the triangle that really
+covers the point, whose inverse affine map is then exact however much the triangle stretched or
+collapsed (a closing eyelid, an opening mouth). The per-point loop is compiled with numba.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from . import topology as tp
 # rings around the face oval: (scale about the oval's centre, weight of the head's motion
 # above and beside the face, weight below the chin where the neck joins the shoulders)
 RINGS = ((1.15, 1.0, 0.7), (1.45, 0.85, 0.35), (1.8, 0.3, 0.08), (2.2, 0.0, 0.0))
-NEWTON_STEPS = 3
+MAX_WALK = 48  # triangles a point may cross to find its own (a fold could loop forever)
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class WarpMesh:
     """The precomputed warp of one portrait; `maps` turns landmark motion into remap maps."""
 
     source: np.ndarray  # [V, 2] vertex positions: skin landmarks, then ring points
-    triangles: np.ndarray  # [T, 3] vertex indices
+    triangles: np.ndarray  # [T, 3] vertex indices, counter-clockwise
+    neighbours: np.ndarray  # [T, 3] triangle across the edge opposite each vertex (-1: none)
     from_landmarks: np.ndarray  # [V, 478] vertex displacement = this @ landmark displacement
     box: tuple[int, int, int, int]  # x0, y0, x1, y1: the canvas region that can move
     tri_map: np.ndarray  # [y1-y0, x1-x0] int32 triangle under each source pixel (T: none)
@@ -52,6 +54,7 @@ class WarpMesh:
         moving = np.concatenate([np.ones(tp.SKIN_LANDMARKS), ring_weights]) > 0
         triangles = triangles[moving[triangles].any(axis=1)]  # all-still triangles: identity
         triangles = _counter_clockwise(triangles, layout)
+        neighbours = _neighbours(triangles)
         from_landmarks = _vertex_matrix(points, ring_points, ring_weights)
         box = _bounding_box(source[moving | _next_to(moving, triangles)], canvas_size)
         tri_map = _rasterise(source, triangles, box)
@@ -60,6 +63,7 @@ class WarpMesh:
         return cls(
             source.astype(np.float32),
             triangles,
+            neighbours,
             from_landmarks,
             box,
             tri_map,
@@ -75,12 +79,12 @@ class WarpMesh:
         `displacement` [478, 2] is how far each landmark moves from the photo.
         """
         moved = self.from_landmarks @ np.asarray(displacement, np.float32)[:, :2]
-        inverse = _inverse_affines(self.source + moved, self.source, self.triangles)
+        target = self.source + moved
+        inverse = _inverse_affines(target, self.source, self.triangles)
         found = np.empty_like(self.grid)
-        reach = float(np.abs(moved).max()) + 1  # no pixel comes from farther than this
         x0, y0, x1, y1 = self.box
-        _solve(self.grid, self.corners, self.weights, moved, self.tri_map, x0, y0, inverse,
-               reach, NEWTON_STEPS, found)  # fmt: skip
+        _solve(self.grid, self.corners, self.weights, moved, self.tri_map, x0, y0, target,
+               self.triangles, self.neighbours, inverse, MAX_WALK, found)  # fmt: skip
         if self.grid_shape == (y1 - y0, x1 - x0):
             return found.reshape(y1 - y0, x1 - x0, 2)
         shift = (found - self.grid).reshape(*self.grid_shape, 2)
@@ -91,25 +95,56 @@ class WarpMesh:
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve(grid, corners, weights, moved, tri_map, x0, y0, inverse, reach, steps, found):
+def _solve(
+    grid, corners, weights, moved, tri_map, x0, y0, target, triangles, neighbours, inverse,
+    max_walk, found,
+):  # fmt: skip
     """For each grid point p find s with warp(s) = p; writes s into `found`."""
     rows, cols = tri_map.shape
+    outside = len(triangles)
     for g in range(grid.shape[0]):
         px, py = grid[g, 0], grid[g, 1]
         sx, sy = px, py
         for k in range(3):  # first guess: p minus the displacement interpolated at p
             sx -= weights[g, k] * moved[corners[g, k], 0]
             sy -= weights[g, k] * moved[corners[g, k], 1]
-        for _ in range(steps):  # Newton: the inverse affine of the triangle under the guess
-            col = min(max(int(np.rint(sx)) - x0, 0), cols - 1)
-            row = min(max(int(np.rint(sy)) - y0, 0), rows - 1)
-            a = inverse[tri_map[row, col]]
-            nx = a[0, 0] * px + a[0, 1] * py + a[0, 2]
-            ny = a[1, 0] * px + a[1, 1] * py + a[1, 2]
-            sx = min(max(nx, px - reach), px + reach)  # a fold or a wrong guess stays local
-            sy = min(max(ny, py - reach), py + reach)
-        found[g, 0] = sx
-        found[g, 1] = sy
+        col = min(max(int(np.rint(sx)) - x0, 0), cols - 1)
+        row = min(max(int(np.rint(sy)) - y0, 0), rows - 1)
+        t = tri_map[row, col]
+        for _ in range(max_walk):  # walk across the moved mesh towards p
+            if t == outside:
+                break
+            worst, side = 0.0, -1
+            for i in range(3):  # which side of the edge opposite vertex i is p on?
+                a, b = triangles[t, (i + 1) % 3], triangles[t, (i + 2) % 3]
+                ex, ey = target[b, 0] - target[a, 0], target[b, 1] - target[a, 1]
+                cross = ex * (py - target[a, 1]) - ey * (px - target[a, 0])
+                if cross < worst:
+                    worst, side = cross, i
+            if side < 0:
+                break  # inside (or on an edge)
+            t = neighbours[t, side]
+            if t < 0:
+                t = outside
+        a = inverse[t]
+        found[g, 0] = a[0, 0] * px + a[0, 1] * py + a[0, 2]
+        found[g, 1] = a[1, 0] * px + a[1, 1] * py + a[1, 2]
+
+
+def _neighbours(triangles: np.ndarray) -> np.ndarray:
+    """[T, 3]: the triangle sharing the edge opposite each vertex, -1 on the mesh's border."""
+    owner: dict[tuple[int, ...], tuple[int, int]] = {}
+    neighbours = np.full(triangles.shape, -1, np.int32)
+    for t, tri in enumerate(triangles.tolist()):
+        for i in range(3):
+            edge = tuple(sorted((tri[(i + 1) % 3], tri[(i + 2) % 3])))
+            other = owner.pop(edge, None)
+            if other is None:
+                owner[edge] = (t, i)
+            else:
+                neighbours[t, i] = other[0]
+                neighbours[other[0], other[1]] = t
+    return neighbours
 
 
 def _rings(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+
 from conftest import ROOT, SAMPLE_AUDIO, cli_env
 from emospeaker.formats import load_track
 from emospeaker.wire import client as wc

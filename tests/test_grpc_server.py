@@ -13,6 +13,9 @@ import av
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from conftest import SAMPLE_AUDIO
 from emospeaker.api import animate
 from emospeaker.audio import audio_from_pcm, load_audio
@@ -21,8 +24,6 @@ from emospeaker.emotion import EMOTIONS, EmotionTimeline
 from emospeaker.server import convert
 from emospeaker.wire import client as wc
 from emospeaker.wire import emospeaker_pb2 as pb
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_support import (
     SlowEngine,
     extra_components,

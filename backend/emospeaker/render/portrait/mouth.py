@@ -39,7 +39,7 @@ class MouthLayer:
         self.lip, self.skin = _colours(photo, s)
         tint = self.skin / max(float(self.skin.mean()), 1e-3)
         light = np.clip(float(self.skin.mean()) / 0.55, 0.55, 1.15)
-        self.enamel = np.clip(ENAMEL * light * (0.8 + 0.2 * tint), 0, 1)
+        self.enamel = np.clip(ENAMEL * light * (0.55 + 0.45 * tint), 0, 1)
         self.tongue = np.clip(TONGUE * light * (0.7 + 0.3 * tint), 0, 1)
 
     def draw(self, frame: np.ndarray, target: np.ndarray, rigid: np.ndarray) -> None:
@@ -96,20 +96,21 @@ class MouthLayer:
         shade = np.clip(0.35 + 2.5 * (vl - top), 0.35, 0.9)[..., None]
         image = _mix(image, self.tongue * shade, tongue)
         lower_teeth = _cover(vl - edge, px) * _cover(0.88 - np.abs(ul), 2 * px)
-        image = _mix(image, self._enamel(ul, LOWER_GAPS, px, 0.62), lower_teeth)
+        image = _mix(image, self._enamel(ul, LOWER_GAPS, px, 0.78), lower_teeth)
         # upper teeth: skull-borne, in front of the lower ones
         edge = 0.10 - 0.08 * u**2 - _notches(u, UPPER_GAPS, px)
         upper_teeth = _cover(edge - v, px) * _cover(0.92 - np.abs(u), 2 * px)
         image = _mix(image, self._enamel(u, UPPER_GAPS, px, 0.95), upper_teeth)
         # the lips shade what is just inside them
-        occlusion = 1 - 0.6 * np.exp(-inside * px / 0.08)
+        occlusion = 1 - 0.45 * np.exp(-inside * px / 0.06)
         return np.clip(image * occlusion[..., None], 0, 1)
 
     def _enamel(self, u: np.ndarray, gaps: np.ndarray, px: float, light: float) -> np.ndarray:
         """Teeth colour: darker towards the corners where the arch turns away, dark seams."""
         seam = 1 - 0.22 * np.exp(-((_to_gap(u, gaps) / max(0.7 * px, 0.01)) ** 2))
-        falloff = light * (1 - 0.8 * np.clip(np.abs(u), 0, 1) ** 2) * seam
-        return self.enamel * falloff[..., None]
+        falloff = light * (1 - 0.75 * np.clip(np.abs(u), 0, 1) ** 3) * seam
+        falloff = falloff[..., None]  # shaded enamel takes the warm colour of the cavity
+        return self.enamel * falloff + self.lip * 0.3 * (1 - falloff)
 
 
 def _gap(points: np.ndarray) -> float:

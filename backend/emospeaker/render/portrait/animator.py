@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from . import regions
 from .eyes import EyeLayer
 from .mesh import WarpMesh
 from .mouth import MouthLayer
@@ -14,11 +15,11 @@ from .regions import RigidFit
 class PortraitAnimator:
     """The photo on its canvas with everything that depends only on it precomputed."""
 
-    def __init__(self, canvas: np.ndarray, landmarks: np.ndarray, grid_step: int = 2) -> None:
+    def __init__(self, canvas: np.ndarray, landmarks: np.ndarray) -> None:
         self.canvas = np.ascontiguousarray(canvas)
         self.landmarks = np.asarray(landmarks, np.float32)  # [478, 3] in canvas pixels
         self.source = self.landmarks[:, :2]
-        self.mesh = WarpMesh.build(self.source, (canvas.shape[1], canvas.shape[0]), grid_step)
+        self.mesh = WarpMesh.build(self.source, (canvas.shape[1], canvas.shape[0]))
         self.rigid = RigidFit(self.source)
         self.eyes = EyeLayer(self.source)
         self.mouth = MouthLayer(self.canvas, self.source)
@@ -36,6 +37,7 @@ class PortraitAnimator:
             borderMode=cv2.BORDER_REPLICATE,
         )
         rigid = self.rigid(target)
-        self.eyes.draw(out, self.canvas, target, rigid)
-        self.mouth.draw(out, target, rigid)
+        back = regions.invert(rigid)
+        self.eyes.draw(out, self.canvas, target, rigid, back)
+        self.mouth.draw(out, target, rigid, back)
         return out

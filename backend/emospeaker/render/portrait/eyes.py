@@ -23,10 +23,15 @@ class EyeLayer:
         ]
 
     def draw(
-        self, frame: np.ndarray, photo: np.ndarray, target: np.ndarray, rigid: np.ndarray
+        self,
+        frame: np.ndarray,
+        photo: np.ndarray,
+        target: np.ndarray,
+        rigid: np.ndarray,
+        back: np.ndarray,
     ) -> None:
-        """Paint both eyeballs of `photo` into `frame` (in place) for landmarks `target`."""
-        back = regions.invert(rigid)
+        """Paint both eyeballs of `photo` into `frame` (in place) for landmarks `target`;
+        `rigid` is the head's motion (photo -> frame), `back` its inverse."""
         size = (frame.shape[1], frame.shape[0])
         for (opening, iris), radius in zip(tp.EYES, self.iris_radius, strict=True):
             polygon = target[list(opening)]

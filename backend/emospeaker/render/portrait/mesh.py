@@ -25,6 +25,7 @@ from . import topology as tp
 # rings around the face oval: (scale about the oval's centre, weight of the head's motion
 # above and beside the face, weight below the chin where the neck joins the shoulders)
 RINGS = ((1.15, 1.0, 0.7), (1.45, 0.85, 0.35), (1.8, 0.3, 0.08), (2.2, 0.0, 0.0))
+GRID_POINTS = 500_000  # the most points the inverse is solved at by default
 MAX_WALK = 48  # triangles a point may cross to find its own (a fold could loop forever)
 
 
@@ -44,8 +45,11 @@ class WarpMesh:
     weights: np.ndarray  # [G, 3] float32 their barycentric weights (0 outside the mesh)
 
     @classmethod
-    def build(cls, landmarks: np.ndarray, canvas_size: tuple[int, int], step: int = 2) -> WarpMesh:
-        """Mesh for `landmarks` [478, 2+] on a canvas of (width, height); grid every `step` px."""
+    def build(
+        cls, landmarks: np.ndarray, canvas_size: tuple[int, int], step: int | None = None
+    ) -> WarpMesh:
+        """Mesh for `landmarks` [478, 2+] on a canvas of (width, height); the inverse is solved
+        every `step` px and resized to every pixel (default: every pixel up to ~700x700)."""
         points = np.asarray(landmarks, np.float64)[:, :2]
         ring_points, ring_weights = _rings(points)
         source = np.concatenate([points[: tp.SKIN_LANDMARKS], ring_points])
@@ -58,7 +62,8 @@ class WarpMesh:
         from_landmarks = _vertex_matrix(points, ring_points, ring_weights)
         box = _bounding_box(source[moving | _next_to(moving, triangles)], canvas_size)
         tri_map = _rasterise(source, triangles, box)
-        grid, grid_shape = _grid(box, step)
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        grid, grid_shape = _grid(box, step or max(1, round((area / GRID_POINTS) ** 0.5)))
         corners, weights = _barycentric(grid, source, triangles, tri_map, box)
         return cls(
             source.astype(np.float32),

@@ -42,9 +42,11 @@ class MouthLayer:
         self.enamel = np.clip(ENAMEL * light * (0.55 + 0.45 * tint), 0, 1)
         self.tongue = np.clip(TONGUE * light * (0.7 + 0.3 * tint), 0, 1)
 
-    def draw(self, frame: np.ndarray, target: np.ndarray, rigid: np.ndarray) -> None:
+    def draw(
+        self, frame: np.ndarray, target: np.ndarray, rigid: np.ndarray, back: np.ndarray
+    ) -> None:
         """Paint the interior inside `target`'s inner lips where the mouth opens beyond the
-        photo's (in place)."""
+        photo's (in place); `rigid` is the head's motion (photo -> frame), `back` its inverse."""
         polygon = target[list(tp.LIPS_INNER)]
         reveal = _smoothstep(0.9 * self.gap, 1.3 * self.gap + 1.5, _gap(target))
         box = regions.box_around(polygon, 2, (frame.shape[1], frame.shape[0]))
@@ -58,7 +60,6 @@ class MouthLayer:
         alpha = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
         alpha = cv2.GaussianBlur(alpha, (3, 3), 0.7) * reveal
         x, y = regions.pixel_grid(box)
-        back = regions.invert(rigid)
         jaw = JAW_SHARE * (target[tp.CHIN] - regions.apply(rigid, self.source[tp.CHIN]))
         upper = self._mouth_coords(back, x, y)
         lower = self._mouth_coords(back, x - jaw[0], y - jaw[1])

@@ -144,19 +144,28 @@ def test_cli_asks_which_of_two_faces(run_cli, tmp_path, photo):
     assert out.stat().st_size > 1000
 
 
-def test_render_through_a_real_server(tmp_path):
+def test_render_through_a_real_server(tmp_path, run_cli):
     from emospeaker.server.convert import track_to_wire
     from emospeaker.wire import client as wc
     from grpc_support import running_server
 
+    track = tmp_path / "motion.json"
+    save_track(speech_like_track(20), track)
+    blank = write_image(tmp_path / "wall.png", np.full((64, 64, 3), 90, np.uint8))
     with running_server(max_concurrent=1) as server, wc.Client(server.address, timeout=120) as c:
+        # the CLI against the server: a refusal first (nothing written), then a video
+        remote = ("render", "--server", server.address, "--size", "256", "--track", track)
+        proc = run_cli(*remote, "--image", blank, "-o", tmp_path / "no.mp4", check=False)
+        assert proc.returncode == 2 and "no face found" in proc.stderr
+        assert not (tmp_path / "no.mp4").exists()
+        run_cli(*remote, "--image", PORTRAIT, SAMPLE_AUDIO, "-o", tmp_path / "cli.mp4")
+        with av.open(str(tmp_path / "cli.mp4")) as container:
+            assert container.streams.audio and container.streams.video[0].width == 256
+        # the wire client directly: progress streams, the server keeps serving after a refusal
         stages: list[str] = []
         request = wc.render_request(
             "photo", track=track_to_wire(speech_like_track(20)), portrait=PORTRAIT, size=256
         )
-        c.render_to(request, tmp_path / "remote.mp4", on_progress=lambda s, f: stages.append(s))
-        assert stages and (tmp_path / "remote.mp4").stat().st_size > 1000
-        blank = write_image(tmp_path / "wall.png", np.full((64, 64, 3), 90, np.uint8))
         with pytest.raises(wc.InvalidRequest, match="no face"):
             c.render_to(
                 wc.render_request(
@@ -164,4 +173,5 @@ def test_render_through_a_real_server(tmp_path):
                 ),
                 None,
             )
-        c.render_to(request, tmp_path / "again.mp4")
+        c.render_to(request, tmp_path / "remote.mp4", on_progress=lambda s, f: stages.append(s))
+        assert "encoding" in stages and (tmp_path / "remote.mp4").stat().st_size > 1000

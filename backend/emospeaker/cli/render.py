@@ -13,8 +13,16 @@ from pathlib import Path
 
 from ..audio import DEFAULT_MAX_SECONDS
 from ..engines import engine_names
-from ..errors import InputError
-from .common import add_emotion_args, emotion_from_args, parse_options, progress_bar, text_or_file
+from ..errors import Cancelled, InputError
+from ..jobs import Job
+from .common import (
+    add_emotion_args,
+    add_remote_args,
+    emotion_from_args,
+    parse_options,
+    progress_bar,
+    text_or_file,
+)
 
 SIZE_CHOICES = {"256": 256, "512": 512, "full": 0}
 
@@ -43,15 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--option", action="append", metavar="NAME=VALUE", help="engine option")
     p.add_argument("--max-audio-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_remote_args(p, "render")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import animate
-    from ..audio import load_audio
-    from ..formats import load_track
-    from ..render import get_renderer
-
     if not args.audio and not args.track:
         raise InputError("give the speech (AUDIO) or a finished --track", field="audio")
     if args.track and (args.emotion or args.emotion_keys or args.transcript or args.fps):
@@ -61,43 +65,98 @@ def run(args: argparse.Namespace) -> int:
             field="track",
         )
     output = Path(args.output or Path(args.audio or args.track).with_suffix(".mp4").name)
-    renderer = get_renderer(args.renderer or ("photo" if args.image else "mesh"))
-    portrait = _read_image(args.image) if args.image else None
-    if renderer.needs_portrait and portrait is None:
-        raise InputError(f"the {renderer.name} renderer needs --image PORTRAIT", field="image")
+    renderer = args.renderer or ("photo" if args.image else "mesh")
     started = time.perf_counter()
-    audio = load_audio(args.audio, max_seconds=args.max_audio_seconds) if args.audio else None
     with progress_bar("render", args.quiet) as job:
-        if args.track:
-            track = load_track(args.track)
+        if args.server:
+            frames = _render_remote(args, renderer, output, job)
         else:
-            track = animate(
-                audio,
-                emotion_from_args(args),
-                fps=args.fps or 30,
-                transcript=text_or_file(args.transcript, "transcript"),
-                engine=args.engine,
-                seed=args.seed,
-                options=parse_options(args.option),
-                job=job.part(0, 0.1),
-            )
-        renderer.render(
-            track,
-            output,
-            audio=audio,
-            portrait=portrait,
-            size=SIZE_CHOICES[args.size],
-            face_index=args.face,
-            job=job.part(0.1, 1),
-        )
+            frames = _render_local(args, renderer, output, job)
     if not args.quiet:
         elapsed = time.perf_counter() - started
+        where = f" on {args.server}" if args.server else ""
         print(
-            f"wrote {output}: {track.frames} frames at {track.fps} fps in {elapsed:.1f} s "
-            f"({track.frames / elapsed:.1f} frames/s, {renderer.name} renderer)",
+            f"wrote {output}: {frames} frames in {elapsed:.1f} s "
+            f"({frames / elapsed:.1f} frames/s, {renderer} renderer{where})",
             file=sys.stderr,
         )
     return 0
+
+
+def _render_local(args: argparse.Namespace, name: str, output: Path, job: Job) -> int:
+    from ..api import animate
+    from ..audio import load_audio
+    from ..formats import load_track
+    from ..render import get_renderer
+
+    renderer = get_renderer(name)
+    portrait = _read_image(args.image) if args.image else None
+    if renderer.needs_portrait and portrait is None:
+        raise InputError(f"the {name} renderer needs --image PORTRAIT", field="image")
+    audio = load_audio(args.audio, max_seconds=args.max_audio_seconds) if args.audio else None
+    if args.track:
+        track = load_track(args.track)
+    else:
+        track = animate(audio, emotion_from_args(args), job=job.part(0, 0.1), **_settings(args))
+    renderer.render(
+        track,
+        output,
+        audio=audio,
+        portrait=portrait,
+        size=SIZE_CHOICES[args.size],
+        face_index=args.face,
+        job=job.part(0.1, 1),
+    )
+    return track.frames
+
+
+def _render_remote(args: argparse.Namespace, name: str, output: Path, job: Job) -> int:
+    """The same render on an `emospeaker serve` backend; the video streams into `output`."""
+    from ..client import Client, RemoteError, remote_request
+    from ..formats import load_track
+    from ..server.convert import track_to_wire
+    from ..wire import client as wc
+
+    for path, field in ((args.audio, "audio"), (args.image, "image"), (args.track, "track")):
+        if path and not Path(path).is_file():
+            raise InputError(f"{path}: no such {field} file", field=field)
+    if args.track:
+        motion = {"track": track_to_wire(load_track(args.track))}
+        if args.audio:
+            motion["audio"] = wc.audio_file(args.audio)
+    else:
+        motion = {"animate": remote_request(args.audio, emotion_from_args(args), **_settings(args))}
+    request = wc.render_request(
+        name,
+        portrait=args.image,
+        size=SIZE_CHOICES[args.size],
+        face_index=args.face,
+        **motion,
+    )
+    with Client(args.server, token=args.token, tls_root_cert=args.tls_ca, tls=args.tls) as client:
+        stream = client.render(request, timeout=args.timeout, cancel_event=job.cancel_event)
+        try:
+            result = stream.save(output, lambda stage, fraction: job.progress(stage, fraction))
+        except (Cancelled, KeyboardInterrupt):
+            stream.cancel()
+            raise
+        except (wc.InvalidRequest, wc.LimitExceeded) as exc:
+            raise InputError(str(exc), field=exc.field) from None
+        except wc.ClientError as exc:
+            if exc.code == "CANCELLED" and job.cancelled:
+                raise Cancelled("cancelled by the caller") from None
+            raise RemoteError(str(exc)) from None
+    return result.frames
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return dict(
+        fps=args.fps or 30,
+        transcript=text_or_file(args.transcript, "transcript"),
+        engine=args.engine,
+        seed=args.seed,
+        options=parse_options(args.option),
+    )
 
 
 def _read_image(path: str):

@@ -23,8 +23,15 @@ from scipy.spatial import Delaunay
 from . import topology as tp
 
 # rings around the face oval: (scale about the oval's centre, weight of the head's motion
-# above and beside the face, weight below the chin where the neck joins the shoulders)
-RINGS = ((1.15, 1.0, 0.7), (1.45, 0.85, 0.35), (1.8, 0.3, 0.08), (2.2, 0.0, 0.0))
+# above and beside the face, weight below the chin where the neck joins the shoulders, share of
+# that motion copied from the oval point it radiates from rather than the skull's rigid motion:
+# near the face the hair and ears follow the silhouette, farther out the skull)
+RINGS = (
+    (1.15, 1.0, 0.7, 0.8),
+    (1.45, 0.85, 0.35, 0.4),
+    (1.8, 0.3, 0.08, 0.0),
+    (2.2, 0.0, 0.0, 0.0),
+)
 GRID_POINTS = 500_000  # the most points the inverse is solved at by default
 MAX_WALK = 48  # triangles a point may cross to find its own (a fold could loop forever)
 
@@ -162,7 +169,7 @@ def _rings(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     spoke = oval - centre
     below = np.clip((spoke / np.linalg.norm(spoke, axis=1, keepdims=True)) @ down, 0, 1) ** 2
     positions, weights = [], []
-    for scale, above_w, below_w in RINGS:
+    for scale, above_w, below_w, _ in RINGS:
         positions.append(centre + scale * spoke)
         weights.append(above_w + (below_w - above_w) * below)
     return np.concatenate(positions), np.concatenate(weights)
@@ -197,15 +204,20 @@ def _counter_clockwise(triangles: np.ndarray, layout: np.ndarray) -> np.ndarray:
 def _vertex_matrix(
     points: np.ndarray, ring_points: np.ndarray, ring_weights: np.ndarray
 ) -> np.ndarray:
-    """[V, 478]: skin vertices copy their landmark; ring vertices take a weighted share of the
-    head's rigid motion, the affine least-squares fit to the stable landmarks (linear in them)."""
+    """[V, 478]: skin vertices copy their landmark; ring vertices take a weighted share of a
+    mix of their oval point's motion and the head's rigid motion (the affine least-squares
+    fit to the stable landmarks): all linear in the landmarks."""
     n = len(points)
     skin = np.eye(tp.SKIN_LANDMARKS, n)
     stable = list(tp.STABLE)
     fit = np.linalg.pinv(np.c_[points[stable], np.ones(len(stable))])  # [3, K]
     rings = np.zeros((len(ring_points), n))
-    rings[:, stable] = ring_weights[:, None] * (np.c_[ring_points, np.ones(len(ring_points))] @ fit)
-    return np.concatenate([skin, rings]).astype(np.float32)
+    rings[:, stable] = np.c_[ring_points, np.ones(len(ring_points))] @ fit
+    follow = np.repeat([ring[3] for ring in RINGS], len(tp.FACE_OVAL))
+    rings *= (1 - follow)[:, None]
+    rows = np.arange(len(ring_points))
+    rings[rows, np.tile(tp.FACE_OVAL, len(RINGS))] += follow
+    return np.concatenate([skin, ring_weights[:, None] * rings]).astype(np.float32)
 
 
 def _next_to(mask: np.ndarray, triangles: np.ndarray) -> np.ndarray:

@@ -116,8 +116,10 @@ def measure(animator: PortraitAnimator, targets: np.ndarray, fps: Fraction, save
         f"({(frozen / eyes[ok]).mean():.4f}); ratio {rendered.mean() / frozen.mean():.2f}"
     )
     print(f"lip aperture r (intended vs re-tracked): {aperture_r:.3f}")
-    print(f"jitter: nose bridge {jitter:.3f} px/frame beyond the intended motion; background "
-          f"far from the face {background:.3f} grey levels/frame ({far.mean():.0%} of it)")  # fmt: skip
+    print(
+        f"jitter: nose bridge {jitter:.3f} px/frame beyond the intended motion; background far "
+        f"from the face {background:.3f} grey levels/frame ({far.mean():.0%} of the picture)"
+    )
     print(f"speed at {SIZE}x{SIZE}: draw {draw_fps:.1f} fps, draw + encode {total_fps:.1f} fps")
     if save:
         save.mkdir(parents=True, exist_ok=True)

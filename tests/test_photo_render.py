@@ -94,7 +94,7 @@ def test_background_far_from_the_face_is_the_photo(rendered):
     height = np.linalg.norm(face[10] - face[152])
     ys, xs = np.mgrid[: photo.shape[0], : photo.shape[1]]
     far = np.hypot(xs - face[:, 0].mean(), ys - face[:, 1].mean()) > 1.4 * height
-    assert far.mean() > 0.3
+    assert far.mean() > 0.2
     for frame in list(video_frames(video))[::10]:
         difference = np.abs(frame[: photo.shape[0]].astype(int) - photo)[far]
         assert difference.mean() < 3  # the codec's noise only

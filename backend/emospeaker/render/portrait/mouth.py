@@ -39,7 +39,7 @@ class MouthLayer:
         self.lip, self.skin = _colours(photo, s)
         tint = self.skin / max(float(self.skin.mean()), 1e-3)
         light = np.clip(float(self.skin.mean()) / 0.55, 0.55, 1.15)
-        self.enamel = np.clip(ENAMEL * light * (0.55 + 0.45 * tint), 0, 1)
+        self.enamel = np.clip(ENAMEL * light * (0.85 + 0.15 * tint) * 0.9 + 0.1 * self.lip, 0, 1)
         self.tongue = np.clip(TONGUE * light * (0.7 + 0.3 * tint), 0, 1)
 
     def draw(

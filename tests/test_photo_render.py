@@ -88,6 +88,24 @@ def test_retracked_mouth_follows_the_track(rendered):
     assert (error.mean(axis=1) / eyes).mean() < 0.05
 
 
+def test_eyes_close_on_the_blink(rendered):
+    video, track, targets, _ = rendered
+    blinking = track.channel("eyeBlinkLeft") > 0.5
+    # the dark irises disappear under the lids
+    frames = np.stack(list(video_frames(video))).astype(float).mean(axis=3)
+    for iris in (468, 473):
+        at = np.rint(targets[:, iris, :2]).astype(int)
+        luma = np.array(
+            [f[y - 2 : y + 3, x - 2 : x + 3].mean() for f, (x, y) in zip(frames, at, strict=True)]
+        )
+        assert luma[blinking].min() > 1.5 * np.median(luma[~blinking])
+    # and MediaPipe, tracking the video, sees the lids come together (it never quite shuts
+    # them on this photo's glasses)
+    tracked = track_video(video).points
+    gap = np.linalg.norm(tracked[:, [159, 386], :2] - tracked[:, [145, 374], :2], axis=2).mean(1)
+    assert gap[blinking].max() < 0.85 * np.median(gap[~blinking])
+
+
 def test_background_far_from_the_face_is_the_photo(rendered):
     video, _, targets, photo = rendered
     face = targets[0, :, :2]

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,27 @@ def test_refuses_a_public_address_without_token_or_tls(run_cli):
     assert proc.returncode == 2
     assert "--token" in proc.stderr and "--insecure" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_exit_with_parent_stops_an_orphaned_server(tmp_path):
+    """A shell starts the server and exits: the server notices it was orphaned and stops."""
+    pid_file, out, err = tmp_path / "pid", tmp_path / "out", tmp_path / "err"
+    command = (
+        f"{sys.executable} -m emospeaker serve --port 0 --exit-with-parent > {out} 2> {err} & "
+        f"echo $! > {pid_file}; sleep 2"
+    )
+    subprocess.run(["sh", "-c", command], env=cli_env(), timeout=30, check=True)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
+    assert READY.fullmatch(out.read_text()), err.read_text()
+    assert '"event": "stop"' in err.read_text()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return "gone"

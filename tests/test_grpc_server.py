@@ -19,9 +19,10 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from conftest import SAMPLE_AUDIO
 from emospeaker.api import animate
 from emospeaker.audio import audio_from_pcm, load_audio
-from emospeaker.client import remote_request
 from emospeaker.emotion import EMOTIONS, EmotionTimeline
+from emospeaker.remote import remote_request
 from emospeaker.server import convert
+from emospeaker.server.limits import DEFAULT_FRAMES_PER_CHUNK
 from emospeaker.wire import client as wc
 from emospeaker.wire import emospeaker_pb2 as pb
 from grpc_support import (
@@ -117,7 +118,7 @@ def test_remote_track_equals_local(client, fps, keys, per_chunk):
     header = kinds.index("TrackHeader")
     assert set(kinds[:header]) == {"Progress"} and kinds[-1] == "Summary"
     chunks = [e for e in events if isinstance(e, pb.FrameChunk)]
-    assert len(chunks) == -(-local.frames // (per_chunk or 512))
+    assert len(chunks) == -(-local.frames // (per_chunk or DEFAULT_FRAMES_PER_CHUNK))
     assert chunks[-1].time == pytest.approx(chunks[-1].first_frame / float(local.fps))
 
     assembler = wc.TrackAssembler()
@@ -491,3 +492,32 @@ def test_fps_is_exact_rational(client):
     track = client.animate_track(pcm_request(1.0, fps=29.97))
     assert track.fps == (30000, 1001) and track.frames == 30
     assert Fraction(*track.fps) == Fraction(30000, 1001)
+
+
+def test_a_taken_port_is_an_error_not_a_shared_listener(server):
+    from emospeaker.errors import InputError
+    from emospeaker.server import Server, ServerConfig
+
+    with pytest.raises(InputError, match="cannot listen"):
+        Server(ServerConfig(port=server.server.port))
+
+
+def test_compute_device_does_not_import_torch_but_trusts_a_loaded_one(monkeypatch):
+    import subprocess
+    import sys
+    import types
+
+    from conftest import cli_env
+    from emospeaker.server.capabilities import compute_device
+
+    code = (
+        "import sys; from emospeaker.server.capabilities import compute_device; "
+        "print(compute_device(), 'torch' in sys.modules)"
+    )
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, capture_output=True, text=True, env=cli_env())
+    assert out.stdout.split() == ["cpu", "False"], out.stderr
+    # a GPU cannot exist here: a loaded torch that reports one stands in for it
+    cuda = types.SimpleNamespace(is_available=lambda: True, get_device_name=lambda i: "NVIDIA H100")
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    assert compute_device() == "cuda:0 (NVIDIA H100)"

@@ -112,8 +112,9 @@ def _render_local(args: argparse.Namespace, name: str, output: Path, job: Job) -
 
 def _render_remote(args: argparse.Namespace, name: str, output: Path, job: Job) -> int:
     """The same render on an `emospeaker serve` backend; the video streams into `output`."""
-    from ..client import Client, RemoteError, remote_request
+    from ..client import Client
     from ..formats import load_track
+    from ..remote import RemoteError, remote_request
     from ..server.convert import track_to_wire
     from ..wire import client as wc
 

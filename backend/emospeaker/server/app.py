@@ -79,6 +79,7 @@ class Server:
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", -1),
+                ("grpc.so_reuseport", 0),  # a second server on a taken port must fail
             ],
             maximum_concurrent_rpcs=threads,
         )

@@ -15,8 +15,10 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..audio import Audio  # noqa: E402
+from ..channels import ARKIT_BLENDSHAPES  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..face.head import Head, build_head  # noqa: E402
+from ..face.head.mesh import ROUGHNESS  # noqa: E402
 from ..face.head.normals import face_to_vertex, vertex_normals  # noqa: E402
 from ..face.pose import head_transform  # noqa: E402
 from ..face.tracks import track_arrays  # noqa: E402
@@ -27,7 +29,6 @@ from . import Renderer  # noqa: E402
 from .video import write_video  # noqa: E402
 
 BACKGROUND = (0.16, 0.17, 0.19)
-ROUGHNESS = {"skin": 0.55, "eye": 0.12, "teeth": 0.35, "mouth": 0.8}
 # camera (eye, target) in the face frame: a head-and-shoulders bust, or a close face
 FRAMING = {
     "bust": (np.array([0.0, -0.035, 0.60]), np.array([0.0, -0.045, -0.02])),
@@ -181,3 +182,42 @@ def contact_sheet(
     with atomic_output(path) as tmp:
         sheet.save(tmp)
     return Path(path)
+
+
+def shape_tiles() -> list[tuple[str, np.ndarray]]:
+    """(label, weights) for each ARKit shape at weight 1.
+
+    mouthClose is shown on top of jawOpen, the only way ARKit uses it (alone it would push
+    the lower lip into the upper).
+    """
+    tiles = []
+    for i, name in enumerate(ARKIT_BLENDSHAPES):
+        weights = np.zeros(len(ARKIT_BLENDSHAPES), np.float32)
+        weights[i] = 1.0
+        label = name
+        if name == "mouthClose":
+            weights[ARKIT_BLENDSHAPES.index("jawOpen")] = 1.0
+            label = "mouthClose+jawOpen"
+        tiles.append((label, weights))
+    return tiles
+
+
+def emotion_tiles(engine: str = "default", intensity: float = 1.0) -> list[tuple[str, np.ndarray]]:
+    """(label, weights) of each emotion at `intensity` as the engine's emotion layer shapes it.
+
+    Animates a second of silence with a constant emotion through the public API and takes
+    the middle frame of the `emotion` layer (the combined values when there is none).
+    """
+    from ..api import animate
+    from ..audio import SAMPLE_RATE, audio_from_pcm
+    from ..emotion import EMOTIONS, EmotionTimeline
+
+    silence = audio_from_pcm(np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    tiles = []
+    for emotion in EMOTIONS:
+        track = animate(silence, EmotionTimeline.constant({emotion: intensity}), engine=engine)
+        if "emotion" in track.layers:
+            track = FaceTrack(track.fps, {"emotion": track.layers["emotion"]}, track.channels)
+        weights, _ = track_arrays(track)
+        tiles.append((f"{emotion} {intensity:g}", weights[track.frames // 2]))
+    return tiles

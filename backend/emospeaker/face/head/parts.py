@@ -139,7 +139,7 @@ def cavity(ring: np.ndarray) -> tuple[Part, np.ndarray, np.ndarray]:
     each of its vertices the ring index it was lofted from and how much (1 at the ring,
     fading backwards) it should follow that ring vertex when the lips move.
     """
-    steps = np.linspace(0.0, 1.0, 8)[1:]
+    steps = np.linspace(0.0, 0.9, 8)[1:]
     center = ring.mean(axis=0)
     back = np.array([0.0, -0.079, -0.050])
     rings = [ring]
@@ -151,11 +151,15 @@ def cavity(ring: np.ndarray) -> tuple[Part, np.ndarray, np.ndarray]:
         point = center + (back - center) * t + scaled
         point[:, 2] = center[2] + (back[2] - center[2]) * t**0.8 + offset[:, 2] * (1 - t)
         rings.append(point)
-    vertices = np.concatenate(rings)
+    vertices = np.concatenate([*rings, back[None]])  # the throat closes at `back`
     faces = grid_faces(len(rings), len(ring), wrap=True)
-    depth = np.repeat(np.concatenate([[0.0], steps]), len(ring))
+    last = (len(rings) - 1) * len(ring)
+    k = len(ring)
+    fan = [(last + j, last + (j + 1) % k, len(vertices) - 1) for j in range(k)]
+    faces = np.concatenate([faces, np.array(fan)])
+    depth = np.concatenate([np.repeat(np.concatenate([[0.0], steps]), len(ring)), [1.0]])
     colors = np.array([0.40, 0.10, 0.11]) * (1 - 0.85 * depth[:, None] ** 0.7)
-    source = np.tile(np.arange(len(ring)), len(rings))
+    source = np.concatenate([np.tile(np.arange(len(ring)), len(rings)), [0]])
     follow = np.clip(1 - depth / 0.45, 0, 1)
     return Part("mouthCavity", vertices, faces, colors, "mouth"), source, follow
 

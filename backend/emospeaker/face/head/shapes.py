@@ -23,6 +23,9 @@ from .mesh import HeadMesh
 from .regions import Regions
 
 
+MIN_MOTION = 2e-5  # metres: smaller displacements are dropped (keeps exports sparse)
+
+
 def rotation(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """Rotation matrices [..., 3, 3] about a unit axis by angles [...] (right-handed)."""
     x, y, z = axis / np.linalg.norm(axis)
@@ -141,7 +144,7 @@ class ShapeBuilder:
     def eyeSquintLeft(self):
         upper, lower = self._lid_angles("Left")
         x = self.p[:, 0]
-        lids = self._lids("Left", 0.12 * upper(x), -0.45 * lower(x))
+        lids = self._lids("Left", 0.18 * upper(x), -1.5 * lower(x))
         crow = gauss(self.p, (0.050, 0.0, 0.0), (0.009, 0.009, 0.02)) * self.skin
         return lids + self._move(crow, (-0.0012, 0.0006, 0.0))
 
@@ -175,20 +178,23 @@ class ShapeBuilder:
         x = self.p[:, 0]
         round_ = 1 - (x / np.abs(self.corner[0])).clip(-1, 1) ** 2
         d = self._move(lips, (0.0, 0.0, 0.0065))
-        d[:, 0] -= 0.30 * x * lips
+        d[:, 0] -= 0.30 * x * self._around_mouth()
         d[:, 1] += 0.0035 * round_ * up - 0.0050 * round_ * lo
         return d
+
+    def _around_mouth(self) -> np.ndarray:
+        return gauss(self.p, (0.0, -0.075, 0.01), (0.036, 0.016, 0.03)) * self.skin
 
     def mouthPucker(self):
         up, lo = self._lips(0.012)
         lips = np.maximum(up, lo)
         d = self._move(lips, (0.0, 0.0, 0.0075))
-        d[:, 0] -= 0.42 * self.p[:, 0] * lips
+        d[:, 0] -= 0.40 * self.p[:, 0] * self._around_mouth()
         d[:, 1] -= 0.0012 * up - 0.0012 * lo  # lips press together as they purse
         return d
 
     def mouthLeft(self):
-        around = gauss(self.p, (0.0, -0.076, 0.01), (0.030, 0.018, 0.03)) * self.skin
+        around = gauss(self.p, (0.0, -0.076, 0.01), (0.045, 0.018, 0.03)) * self.skin
         return self._move(around, (0.0075, 0.0, -0.001))
 
     def _corner(self, radii=(0.014, 0.012, 0.02)) -> np.ndarray:
@@ -285,7 +291,7 @@ class ShapeBuilder:
     def cheekSquintLeft(self):
         w = gauss(self.p, (0.040, -0.026, 0.0), (0.020, 0.013, 0.03)) * self.skin
         _, lower = self._lid_angles("Left")
-        lids = self._lids("Left", 0.0, -0.25 * lower(self.p[:, 0]))
+        lids = self._lids("Left", 0.0, -0.5 * lower(self.p[:, 0]))
         return self._move(w, (0.0, 0.0040, 0.0012)) + lids
 
     def noseSneerLeft(self):
@@ -320,17 +326,22 @@ class ShapeBuilder:
                 out[i] = getattr(self, name)()
         ids, leaders, amount = self.mesh.follow
         out[:, ids] = amount[:, None] * out[:, leaders] + (1 - amount[:, None]) * out[:, ids]
+        out[np.linalg.norm(out, axis=2) < MIN_MOTION] = 0.0  # cut the falloffs' far tails
         return out.astype(np.float32)
 
 
 def mirror_map(mesh: HeadMesh) -> np.ndarray:
     """For every vertex, the id of its mirror image across the mid-sagittal plane.
 
-    Coincident vertices (the two copies of a closed slit) are told apart by which side of
-    the slit they bound.
+    Coincident vertices (the two copies of a closed slit, the mouth cavity's rim on the inner
+    lips) are told apart by their part and by which side of the slit they bound.
     """
     key = mesh.vertices.copy()
     key[:, 2] += 10.0 * mesh.below["mouth"]  # separate the mouth slit's copies
+    kinds = sorted({p.name.removesuffix("Left").removesuffix("Right") for p in mesh.parts})
+    for part in mesh.parts:  # a left part's image is its right twin
+        kind = part.name.removesuffix("Left").removesuffix("Right")
+        key[part.vertices, 1] += 10.0 * kinds.index(kind)
     image = A.mirror_x(key)
     tree = cKDTree(key)
     dist, ids = tree.query(image)

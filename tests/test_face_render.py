@@ -181,7 +181,7 @@ def test_preview_animates_speech_and_draws_the_contact_sheet(tmp_path, run_cli):
     with av.open(str(out)) as container:
         assert container.streams.audio and container.streams.video[0].average_rate == 8
     sheet = tmp_path / "sheet.png"
-    cli(run_cli, "preview", "--sheet", sheet)
+    cli(run_cli, "preview", "--sheet", sheet, "--size", "96")
     image = Image.open(sheet)
-    assert image.size == (8 * 256, 8 * 256)  # 52 shapes + 8 emotions in an 8 x 8 grid
+    assert image.size == (8 * 96, 8 * 96)  # 52 shapes + 8 emotions in an 8 x 8 grid
     Path(sheet).unlink()

@@ -166,10 +166,16 @@ class ShapeBuilder:
 
     # -- mouth ----------------------------------------------------------------------------
     def mouthClose(self):
-        """Lips together however far the jaw is open (ARKit uses it on top of jawOpen)."""
-        up, lo = self._lips(0.012)
-        gap = self.jaw_open[self.mesh.groups["lowerLipCenter"][0]]
-        return -0.55 * lo[:, None] * self.jaw_open + 0.45 * self._move(up, gap)
+        """Lips together however far the jaw is open (ARKit uses it on top of jawOpen): at
+        full jawOpen the lips meet 45% of the way down the lower lip's drop, corners too."""
+        up, lo = self.r.upper_lip**0.5, self.r.lower_lip**0.5  # reach ~11 mm
+        edge = self.mesh.groups["mouthLowerEdge"]
+        order = np.argsort(self.p[edge, 0])
+        xs = self.p[edge[order], 0]
+        drop = np.stack(
+            [np.interp(self.p[:, 0], xs, self.jaw_open[edge[order], k]) for k in range(3)], 1
+        )
+        return np.maximum(up, lo)[:, None] * (0.45 * drop - self.jaw_open)
 
     def mouthFunnel(self):
         up, lo = self._lips(0.010)
@@ -275,17 +281,19 @@ class ShapeBuilder:
         return self._move(self._brow((0.045, 0.020, 0.0), (0.016, 0.012, 0.03)), (0, 0.0085, 0))
 
     def cheekPuff(self):
+        """Air in the cheeks: they swell outwards, the lips press and push forward a little."""
         w = (
             np.maximum(
-                gauss(self.p, (0.038, -0.068, 0.0), (0.020, 0.020, 0.03)),
-                gauss(self.p, (-0.038, -0.068, 0.0), (0.020, 0.020, 0.03)),
+                gauss(self.p, (0.044, -0.066, 0.0), (0.024, 0.022, 0.035)),
+                gauss(self.p, (-0.044, -0.066, 0.0), (0.024, 0.022, 0.035)),
             )
             * self.skin
         )
-        outwards = self.p - np.array([0.0, -0.068, -0.03])
+        outwards = self.p - np.array([0.0, -0.066, -0.035])
         outwards /= np.linalg.norm(outwards, axis=1, keepdims=True)
         up, lo = self._lips(0.010)
-        return 0.009 * w[:, None] * outwards + self._move(np.maximum(up, lo), (0, 0, 0.0015))
+        lips = self._move(np.maximum(up, lo), (0, 0, 0.0020))
+        return 0.0125 * w[:, None] * outwards + lips
 
     def cheekSquintLeft(self):
         w = gauss(self.p, (0.040, -0.026, 0.0), (0.020, 0.013, 0.03)) * self.skin

@@ -145,14 +145,15 @@ def _animation(
     times = (track.start_frame + np.arange(track.frames)) / float(track.fps)
     time_accessor = b.accessor(times.astype(np.float32), "SCALAR", bounds=True)
     translation = b.accessor(HEAD_PIVOT[None, :] + head[:, 3:6], "VEC3")
+    head_turn = _quaternions(head_rotation(head[:, :3]))
+    neck_turn = _quaternions(head_rotation(NECK_SHARE * head[:, :3]))
     outputs = [
         (mesh_node, "weights", b.accessor(np.clip(weights, 0, 1).reshape(-1), "SCALAR")),
-        (pivot_node, "rotation", b.accessor(_quaternions(head_rotation(head[:, :3])), "VEC4")),
+        (pivot_node, "rotation", b.accessor(head_turn, "VEC4")),
         (pivot_node, "translation", translation),
-        (neck_node, "rotation", b.accessor(
-            _quaternions(head_rotation(NECK_SHARE * head[:, :3])), "VEC4")),
+        (neck_node, "rotation", b.accessor(neck_turn, "VEC4")),
         (neck_node, "translation", translation),
-    ]  # fmt: skip
+    ]
     samplers, channels = [], []
     for i, (node, path, output) in enumerate(outputs):
         samplers.append({"input": time_accessor, "output": output, "interpolation": "LINEAR"})

@@ -84,8 +84,11 @@ class HeadRenderer:
             eye, target = FRAMING[framing]
             fov = np.radians(26.0 if framing == "bust" else 24.0)
             self.scene.add(pyrender.PerspectiveCamera(yfov=fov), pose=_look_at(eye, target))
-        for position, intensity in (((-0.35, 0.45, 0.6), 4.5), ((0.5, 0.1, 0.35), 2.0),
-                                    ((0.0, 0.3, -0.6), 2.0)):  # fmt: skip
+        for position, intensity in (
+            ((-0.35, 0.45, 0.6), 4.5),
+            ((0.5, 0.1, 0.35), 2.0),
+            ((0.0, 0.3, -0.6), 2.0),
+        ):
             light = pyrender.DirectionalLight(color=(1.0, 0.98, 0.95), intensity=intensity)
             self.scene.add(light, pose=_look_at(np.array(position), np.zeros(3)))
         self._node = None

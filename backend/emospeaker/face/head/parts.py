@@ -66,9 +66,12 @@ def eyeball(side: float) -> Part:
     colors = np.where(
         (theta < A.PUPIL_ANGLE)[:, None],
         [0.02, 0.02, 0.02],
-        np.where((theta < A.IRIS_ANGLE)[:, None], iris * (1 - 0.5 * (ring > 0.9)[:, None]),
-                 [0.86, 0.83, 0.80]),
-    )  # fmt: skip
+        np.where(
+            (theta < A.IRIS_ANGLE)[:, None],
+            iris * (1 - 0.5 * (ring > 0.9)[:, None]),
+            [0.86, 0.83, 0.80],
+        ),
+    )
     return Part(f"eye{'Left' if side > 0 else 'Right'}", vertices, faces, colors, "eye")
 
 
@@ -200,9 +203,11 @@ def ear(side: float) -> Part:
     normal = np.array([np.cos(angle), 0.0, np.sin(angle)])
     center = np.array([0.0735, -0.012, -0.076])
     points = (
-        center + s[..., None] * np.array([0, 1.0, 0]) + t[..., None] * forward
+        center
+        + s[..., None] * np.array([0, 1.0, 0])
+        + t[..., None] * forward
         + n[..., None] * normal
-    )  # fmt: skip
+    )
     vertices = points.reshape(-1, 3)
     faces = grid_faces(len(v), len(u), wrap=True)[:, ::-1]
     middle = len(vertices)

@@ -9,7 +9,9 @@ import sys
 from .. import __version__
 from ..errors import Cancelled, EmoSpeakerError
 
-COMMANDS: tuple[str, ...] = ("animate", "info", "render", "serve")
+COMMANDS: tuple[str, ...] = (
+    "animate", "capture", "preview", "render", "head", "serve", "info",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

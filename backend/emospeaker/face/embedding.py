@@ -81,7 +81,21 @@ def embed_points(
     Returns (vertex ids [P, 3], barycentric weights [P, 3]). A point outside all triangles
     lands on the nearest edge (in the x-y plane).
     """
+    from scipy.spatial import cKDTree
+
     v = head.mesh.vertices
+    centroids = v[triangles][:, :, :2].mean(axis=1)
+    # only triangles near each point can hold it: test the 64 nearest centroids
+    _, near = cKDTree(centroids).query(xy, k=min(64, len(triangles)))
+    ids, weights = np.zeros((len(xy), 3), np.int64), np.zeros((len(xy), 3))
+    for i in range(len(xy)):
+        ids[i], weights[i] = _embed_one(v, xy[i : i + 1], triangles[near[i]])
+    return ids, weights
+
+
+def _embed_one(
+    v: np.ndarray, xy: np.ndarray, triangles: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     tri = v[triangles]
     bary, area2 = _project(xy, tri[:, :, :2])
     inside = np.all(bary >= -1e-9, axis=-1) & (np.abs(area2) > 1e-16)[None]
@@ -100,7 +114,7 @@ def embed_points(
         weights[i] = 0.0
         weights[i, a], weights[i, b] = 1 - t, t
         best[i] = t_id
-    return triangles[best], weights
+    return triangles[best][0], weights[0]
 
 
 def detect_on_head(head: Head) -> np.ndarray:

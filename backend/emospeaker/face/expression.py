@@ -30,6 +30,7 @@ class ExpressionModel:
     deltas: np.ndarray  # [52, 478, 3] float64
     vertex_ids: np.ndarray  # [478, 3] head vertices each landmark lies between
     barycentric: np.ndarray  # [478, 3] weights of those vertices
+    detected: np.ndarray  # [478, 3] where MediaPipe saw the landmarks on the head
 
     @classmethod
     def from_head(
@@ -41,7 +42,7 @@ class ExpressionModel:
         neutral = detected.astype(np.float64).copy()
         neutral[:, 2] += np.mean(surface[:, 2] - neutral[:, 2])
         deltas = np.einsum("pk,spkd->spd", barycentric, head.deltas[:, vertex_ids].astype(float))
-        return cls(neutral, deltas, vertex_ids, barycentric)
+        return cls(neutral, deltas, vertex_ids, barycentric, detected)
 
     def deform(
         self,
@@ -63,6 +64,7 @@ class ExpressionModel:
             deltas=self.deltas,
             vertex_ids=self.vertex_ids,
             barycentric=self.barycentric,
+            detected=self.detected,
             shapes=np.array(ARKIT_BLENDSHAPES),
         )
 
@@ -71,7 +73,13 @@ class ExpressionModel:
         with np.load(path) as data:
             if tuple(data["shapes"]) != ARKIT_BLENDSHAPES:
                 raise ValueError(f"{path}: shapes differ from ARKIT_BLENDSHAPES; regenerate it")
-            return cls(data["neutral"], data["deltas"], data["vertex_ids"], data["barycentric"])
+            return cls(
+                data["neutral"],
+                data["deltas"],
+                data["vertex_ids"],
+                data["barycentric"],
+                data["detected"],
+            )
 
 
 @lru_cache(maxsize=1)

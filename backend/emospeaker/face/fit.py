@@ -3,10 +3,11 @@
 Observed landmarks (pixels) are modelled as a similarity transform of the expression model:
     points ~= s * R @ (neutral + deltas . w) + t,    0 <= w <= 1.
 Pose and weights are solved alternately: a weighted Procrustes (Umeyama) fit of the pose
-that trusts the points expressions move least, then the weights by a box-constrained least
-squares in the face frame (ADMM). For video, the weights solve adds a temporal smoothness
-term, solved for all frames at once in the cosine basis that diagonalises it, and the clip's
-own neutral shape is estimated (the part of the mean residual that no expression explains).
+that trusts the points expressions move least, then the weights by a box-constrained,
+sparsity-regularised least squares in the face frame (ADMM). For video, weights and pose
+are then smoothed in time (a closed-form acceleration penalty, the same cut-off for every
+shape) and the clip's own neutral shape is estimated (the part of the median residual that
+no expression explains).
 
 A single photo is never neutral: `fit_image` returns its weights and `neutral`, the photo's
 own shape with the fitted expression removed, so `FaceFit.landmarks(weights, head)` drives
@@ -29,14 +30,14 @@ from ..track import FaceTrack
 from .anatomy import HEAD_PIVOT
 from .expression import ExpressionModel, expression_model
 from .landmarks import NUM_LANDMARKS, VideoLandmarks
-from .pose import apply_head_pose, head_angles
+from .pose import head_angles
 
 FITTER_VERSION = "1.0"
 Z_WEIGHT = 0.5  # MediaPipe's depth is less certain than its image coordinates
-RIDGE = 0.05  # weight prior, relative to each shape's own effect (its Gram diagonal)
+RIDGE = 2.0  # weight prior (mm^2 per unit weight^2): keeps shapes without evidence at 0
 SPARSITY = 0.5  # L1 prior: a shape is used once it explains more than ~this noise (mm)
 UNOBSERVABLE = ("tongueOut",)  # no landmark lies on the tongue
-DEFAULT_SMOOTHING = 4.0  # temporal smoothness at 30 fps (larger: smoother weights)
+DEFAULT_SMOOTHING = 0.5  # at 30 fps: passes speech (< 6 Hz), damps frame-to-frame jitter
 HORIZONTAL_FOV = np.radians(45.0)  # assumed camera for head translation from a video
 
 
@@ -85,61 +86,53 @@ def umeyama(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> Simi
 
 
 class WeightSolver:
-    """Box-constrained, ridge- and time-regularised least squares for the blendshape weights.
+    """Box-constrained, regularised least squares for the blendshape weights of each frame.
 
-    Minimises  sum_f |A w_f - y_f|^2 + w_f' diag(r) w_f + sparsity sum(w_f)
-               + smoothing sum_f |w_f - w_(f-1)|^2
-    over 0 <= w <= 1 by ADMM. A = the model's deltas (mm) with z down-weighted; r = RIDGE
-    times each shape's own |A_k|^2. The L1 term (as w >= 0, a linear one) costs each shape
+    Minimises  |A w - y|^2 + ridge |w|^2 + l1 . w  over 0 <= w <= 1 by ADMM (A'A is
+    diagonalised once, so each step is a division). A = the model's deltas in mm with z
+    down-weighted. The L1 term (as w >= 0, a linear one) costs each shape
     sparsity * |A_k| per unit weight: the gain that landmark noise of `sparsity` mm could
     fake. It keeps opposing shapes (eyeLookUp with eyeLookDown, ...) from cancelling each
     other out to fit noise.
     """
 
     def __init__(
-        self, model: ExpressionModel, ridge: float = RIDGE, sparsity: float = SPARSITY
+        self, model: ExpressionModel, ridge: float | None = None, sparsity: float | None = None
     ) -> None:
+        ridge = RIDGE if ridge is None else ridge
+        sparsity = SPARSITY if sparsity is None else sparsity
         self.coord_weight = np.sqrt(np.tile([1.0, 1.0, Z_WEIGHT], NUM_LANDMARKS))
-        self.a = (model.deltas.reshape(len(ARKIT_BLENDSHAPES), -1).T * 1000.0) * self.coord_weight[
-            :, None
-        ]
+        flat = model.deltas.reshape(len(ARKIT_BLENDSHAPES), -1).T * 1000.0
+        self.a = flat * self.coord_weight[:, None]
         gram = self.a.T @ self.a
-        ridge_k = ridge * np.diag(gram)
+        self.l1 = sparsity * np.sqrt(np.diag(gram))
+        ridge_k = np.full(len(ARKIT_BLENDSHAPES), ridge)
         for name in UNOBSERVABLE:
             ridge_k[ARKIT_BLENDSHAPES.index(name)] = 1e6
-        self.l1 = sparsity * np.sqrt(np.diag(gram))
-        gram = gram + np.diag(ridge_k)
-        self.gamma, self.q = np.linalg.eigh(gram)
+        self.gamma, self.q = np.linalg.eigh(gram + np.diag(ridge_k))
         self.rho = float(np.median(self.gamma))
 
-    def solve(
-        self, residual_m: np.ndarray, smoothing: float = 0.0, iterations: int = 300
-    ) -> np.ndarray:
+    def solve(self, residual_m: np.ndarray, iterations: int = 300) -> np.ndarray:
         """Weights [F, 52] for face-frame residuals [F, 478, 3] (metres) of F frames."""
-        frames = residual_m.shape[0]
-        y = residual_m.reshape(frames, -1) * 1000.0 * self.coord_weight
-        b = y @ self.a - 0.5 * self.l1  # [F, 52]
-        sigma = 2.0 - 2.0 * np.cos(np.pi * np.arange(frames) / frames)  # path-graph Laplacian
-        denom = 2.0 * self.gamma[None, :] + 2.0 * smoothing * sigma[:, None] + self.rho
-
-        def to_basis(m: np.ndarray) -> np.ndarray:
-            return dct(m, type=2, norm="ortho", axis=0) @ self.q
-
-        def from_basis(m: np.ndarray) -> np.ndarray:
-            return idct(m @ self.q.T, type=2, norm="ortho", axis=0)
-
-        z = np.zeros_like(b)
-        u = np.zeros_like(b)
-        b2 = to_basis(2.0 * b)
+        y = residual_m.reshape(len(residual_m), -1) * 1000.0 * self.coord_weight
+        b2 = (2.0 * (y @ self.a) - self.l1) @ self.q
+        denom = 2.0 * self.gamma + self.rho
+        z = np.zeros((len(y), len(ARKIT_BLENDSHAPES)))
+        u = np.zeros_like(z)
         for _ in range(iterations):
-            w = from_basis((b2 + self.rho * to_basis(z - u)) / denom)
+            w = ((b2 + self.rho * ((z - u) @ self.q)) / denom) @ self.q.T
             z_new = np.clip(w + u, 0.0, 1.0)
             u += w - z_new
-            if np.max(np.abs(z_new - z)) < 1e-5 and np.max(np.abs(w - z_new)) < 1e-4:
-                z = z_new
-                break
+            done = np.max(np.abs(z_new - z)) < 1e-5 and np.max(np.abs(w - z_new)) < 1e-4
             z = z_new
+            if done:
+                break
         return z
+
+
+def _second_difference(frames: int) -> np.ndarray:
+    """Eigenvalues of the squared path-graph Laplacian in the DCT-II basis."""
+    return (2.0 - 2.0 * np.cos(np.pi * np.arange(frames) / frames)) ** 2
 
 
 def rigidity(model: ExpressionModel, scale_m: float = 0.002) -> np.ndarray:
@@ -170,9 +163,16 @@ def fit_frames(
     smoothing: float = 0.0,
     neutral: np.ndarray | None = None,
     estimate_neutral: bool = False,
+    rest: bool = False,
     iterations: int = 4,
 ) -> FrameFits:
-    """Fit every frame of landmarks [F, 478, 3] (pixels, no NaN)."""
+    """Fit every frame of landmarks [F, 478, 3] (pixels, no NaN).
+
+    `neutral`: the subject's neutral shape (face frame); default the model's. With
+    `estimate_neutral`, the clip's median residual that no shape explains joins the neutral.
+    With `rest`, each shape's low point over the clip (its 5th percentile) is taken as the
+    subject's resting face and folded into the neutral, so weights measure change from rest.
+    """
     model = model or expression_model()
     observed = to_camera(points_px)
     trust = rigidity(model)
@@ -180,18 +180,36 @@ def fit_frames(
     base = model.neutral if neutral is None else np.asarray(neutral, dtype=np.float64)
     weights = np.zeros((len(observed), len(ARKIT_BLENDSHAPES)))
     for step in range(iterations):
-        shaped = model.deform(weights, base)
-        pose = umeyama(shaped, observed, trust)
+        pose = umeyama(model.deform(weights, base), observed, trust)
         canonical = pose.invert(observed)
-        weights = solver.solve(canonical - base, smoothing)
-        if estimate_neutral and step == 1:
+        weights = solver.solve(canonical - base)
+        if step == 1 and estimate_neutral:
             leftover = canonical - model.deform(weights, base)
             base = base + _project_out(model, np.median(leftover, axis=0))
+        if step == 1 and rest:
+            resting = np.percentile(weights, 5, axis=0)
+            base = model.deform(resting, base)
+            weights = np.clip(weights - resting, 0.0, 1.0)
+    weights = np.clip(_smooth(weights, smoothing), 0.0, 1.0)
     shaped = model.deform(weights, base)
     pose = umeyama(shaped, observed, trust)
     error = pose.invert(observed) - shaped
     rms = np.sqrt(np.mean(np.sum(error**2, axis=-1), axis=-1)) * 1000.0
     return FrameFits(weights, pose, base, rms)
+
+
+def neutral_from(landmarks: VideoLandmarks | np.ndarray, model: ExpressionModel | None = None):
+    """A subject's neutral shape (face frame) from a calibration clip or photo of their
+    neutral face, for `fit_video(neutral=...)`: whatever they do on average there is 0."""
+    model = model or expression_model()
+    points = (
+        landmarks.points[landmarks.found] if isinstance(landmarks, VideoLandmarks) else landmarks
+    )
+    points = np.asarray(points, dtype=np.float64).reshape(-1, NUM_LANDMARKS, 3)
+    if not len(points):
+        raise InputError("no face to take a neutral shape from", field="neutral")
+    fits = fit_frames(points, model=model, estimate_neutral=len(points) > 1)
+    return model.deform(np.median(fits.weights, axis=0), fits.neutral)
 
 
 @dataclass(frozen=True)
@@ -243,14 +261,14 @@ def _fill_gaps(values: np.ndarray, found: np.ndarray) -> np.ndarray:
 
 
 def _smooth(values: np.ndarray, amount: float) -> np.ndarray:
-    """Tikhonov smoothing along frames (closed form in the cosine basis)."""
+    """Smoothing along frames [F, ...] that penalises acceleration by `amount` (closed form
+    in the cosine basis, where the second difference is diagonal): a gentle low-pass."""
     if amount <= 0 or len(values) < 3:
         return values
     n = len(values)
-    sigma = 2.0 - 2.0 * np.cos(np.pi * np.arange(n) / n)
     shape = (n,) + (1,) * (values.ndim - 1)
-    return idct(dct(values, norm="ortho", axis=0) / (1 + amount * sigma).reshape(shape),
-                norm="ortho", axis=0)  # fmt: skip
+    gain = 1.0 / (1.0 + amount * _second_difference(n)).reshape(shape)
+    return idct(dct(values, norm="ortho", axis=0) * gain, norm="ortho", axis=0)
 
 
 def fit_video(
@@ -259,15 +277,21 @@ def fit_video(
     *,
     smoothing: float = DEFAULT_SMOOTHING,
     neutral: np.ndarray | None = None,
+    rest: bool = True,
     model: ExpressionModel | None = None,
     layer: str = "performance",
     provenance: dict[str, Any] | None = None,
 ) -> FaceTrack:
     """A FaceTrack from a video's landmarks: bounded, temporally smoothed weights and head pose.
 
-    `smoothing` is given for 30 fps and scaled with the frame rate so it means the same time.
-    `neutral`: the subject's neutral landmarks in the face frame (e.g. `FrameFits.neutral` of
-    a neutral clip); estimated from this clip when None. Frames without a face are bridged.
+    `smoothing` is given for 30 fps and scaled with the frame rate so it means the same
+    frequencies (the default passes speech movements below ~6 Hz).
+    `neutral`: the subject's neutral landmarks in the face frame (from `neutral_from` on a
+    clip of their neutral face); estimated from this clip when None. `rest`: measure weights
+    from the subject's resting face in this clip (each shape's low point), which removes
+    offsets from how their face differs from the model's, but also an expression held for
+    the whole clip; pass a `neutral` and rest=False to keep those. Frames without a face are
+    bridged.
     Head rotation is relative to facing the camera; translation is relative to the clip's
     median position, in metres, assuming a camera with a 45 degree horizontal field of view.
     """
@@ -277,18 +301,19 @@ def fit_video(
         raise InputError("no face found in any frame of the video", field="video")
     job.progress("fitting", 0.0)
     points = _fill_gaps(video.points.astype(np.float64), found)
-    per_time = (float(video.fps) / 30.0) ** 2
+    per_time = (float(video.fps) / 30.0) ** 4  # keeps the cut-off in Hz at any frame rate
     fits = fit_frames(
         points,
         model=model,
         smoothing=smoothing * per_time,
         neutral=neutral,
         estimate_neutral=neutral is None,
+        rest=rest,
     )
     job.progress("fitting", 0.9)
     values = np.zeros((len(points), len(ALL_CHANNELS)), np.float32)
     values[:, : len(ARKIT_BLENDSHAPES)] = fits.weights
-    head = _head_channels(fits.pose, video.size, smoothing * per_time * 0.5)
+    head = _head_channels(fits.pose, video.size, smoothing * per_time)
     values[:, len(ARKIT_BLENDSHAPES) :] = head
     job.progress("fitting", 1.0)
     info = {
@@ -296,6 +321,7 @@ def fit_video(
         "fitter_version": FITTER_VERSION,
         "frames_with_face": int(found.sum()),
         "smoothing": smoothing,
+        "rest": "clip" if rest else "neutral" if neutral is not None else "model",
         "median_error_mm": round(float(np.median(fits.residual_mm)), 3),
         **(provenance or {}),
     }
@@ -318,4 +344,11 @@ def _head_channels(pose: Similarity, size: tuple[int, int], smoothing: float) ->
     return head
 
 
-__all__ = ["FaceFit", "FrameFits", "fit_frames", "fit_image", "fit_video", "apply_head_pose"]
+__all__ = [
+    "FaceFit",
+    "FrameFits",
+    "fit_frames",
+    "fit_image",
+    "fit_video",
+    "neutral_from",
+]

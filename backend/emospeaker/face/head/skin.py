@@ -17,9 +17,9 @@ import numpy as np
 from .. import anatomy as A
 from .sdf import skin_sdf
 
-COLUMNS = 200  # even: a column on the midline and one at the back seam
-ROWS = 132
-LON_DENSITY = 0.58  # 0: uniform columns; towards 1: denser at the front
+COLUMNS = 160  # even: a column on the midline and one at the back seam
+ROWS = 116
+LON_DENSITY = 0.64  # 0: uniform columns; towards 1: denser at the front
 
 # Rays start on a vertical core inside the head: from its top end they fan over the crown,
 # along it they run horizontally (the face is a height field seen that way: no ray grazes a
@@ -79,9 +79,12 @@ def _rows() -> np.ndarray:
         return np.exp(-(((y - center) / width) ** 2))
 
     density = (
-        0.5 + 1.8 * near(0.003, 0.02) + 1.0 * near(-0.045, 0.012)
-        + 2.6 * near(-0.075, 0.012) + 0.8 * near(-0.11, 0.012)
-    )  # fmt: skip
+        0.5
+        + 1.8 * near(0.003, 0.02)
+        + 1.0 * near(-0.045, 0.012)
+        + 2.6 * near(-0.075, 0.012)
+        + 0.8 * near(-0.11, 0.012)
+    )
     cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]))])
     return np.interp(np.linspace(0, cumulative[-1], ROWS), cumulative, v)
 
@@ -178,8 +181,8 @@ def _rays(lon: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def raycast(origins: np.ndarray, directions: np.ndarray, far: float = 0.24) -> np.ndarray:
     """The outermost skin point along each ray.
 
-    March inwards in steps no longer than 3 mm (so no feature is skipped) until inside,
-    then bisect the last step.
+    March inwards (near the skin in steps no longer than 3 mm, so no feature is skipped)
+    until inside, then bisect the last step.
     """
     t = np.full(len(directions), far)
     prev = t.copy()
@@ -189,11 +192,12 @@ def raycast(origins: np.ndarray, directions: np.ndarray, far: float = 0.24) -> n
         inside = d <= 0
         active = active[~inside]
         prev[active] = t[active]
-        t[active] -= np.clip(0.9 * d[~inside], 2e-5, 0.003)
+        d_out = d[~inside]
+        t[active] -= np.clip(0.9 * d_out, 2e-5, np.maximum(0.003, 0.5 * d_out))
         if np.any(t[active] < 0):
             raise RuntimeError("a ray from the head's core missed the skin")
     hi, lo = prev, t  # outside at hi, inside at lo
-    for _ in range(20):
+    for _ in range(14):  # 3 mm / 2^14: well below a micrometre
         mid = 0.5 * (hi + lo)
         inside = skin_sdf(origins + mid[:, None] * directions) <= 0
         lo = np.where(inside, mid, lo)
@@ -266,7 +270,7 @@ def _grid_faces(grid_id, lon, top, bottom, features, lower_of) -> np.ndarray:
             below_ids[f.row, col] = new
     faces = []
     nxt = np.roll(np.arange(COLUMNS), -1)
-    right_side = (lon + lon[nxt]) < 0  # mirror the diagonals across the midline
+    right_side = (np.sin(lon) + np.sin(lon[nxt])) < 0  # mirror the diagonals across the midline
     for i in range(ROWS - 1):
         a, b = below_ids[i], below_ids[i, nxt]
         d, c = ids[i + 1], ids[i + 1, nxt]
@@ -279,11 +283,20 @@ def _grid_faces(grid_id, lon, top, bottom, features, lower_of) -> np.ndarray:
     return np.array(faces, dtype=np.int64)
 
 
-def _chain_strip(chain_a: np.ndarray, chain_b: np.ndarray) -> np.ndarray:
-    """Triangles joining two vertex chains of equal length."""
+def _chain_strip(chain_a: np.ndarray, chain_b: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Triangles joining two vertex chains of equal length; `right` [k-1] marks segments on
+    the character's right, whose diagonals are mirrored so the mesh stays symmetric."""
     a, b = chain_a[:-1], chain_a[1:]
     d, c = chain_b[:-1], chain_b[1:]
-    return np.concatenate([np.stack([a, d, c], 1), np.stack([a, c, b], 1)])
+    left = ~right
+    return np.concatenate(
+        [
+            np.stack([a, d, c], 1)[left],
+            np.stack([a, c, b], 1)[left],
+            np.stack([a, d, b], 1)[right],
+            np.stack([b, d, c], 1)[right],
+        ]
+    )
 
 
 def lip_and_lid_strips(skin: Skin) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -316,8 +329,11 @@ def lip_and_lid_strips(skin: Skin) -> tuple[np.ndarray, np.ndarray, dict[str, np
             interior = add(points[1:-1])
             ids_all.append(interior)
             rows.append(np.array([chain[0], *interior, chain[-1]]))
+        right = (v[chain[:-1], 0] + v[chain[1:], 0]) < 0
         for a, b in zip(rows[:-1], rows[1:], strict=True):
-            faces.append(_chain_strip(a, b) if side == "Lower" else _chain_strip(b, a))
+            faces.append(
+                _chain_strip(a, b, right) if side == "Lower" else _chain_strip(b, a, right)
+            )
         groups[f"mouth{side}"] = np.concatenate(ids_all)
 
     for name in ("eyeLeft", "eyeRight"):
@@ -332,8 +348,11 @@ def lip_and_lid_strips(skin: Skin) -> tuple[np.ndarray, np.ndarray, dict[str, np
             )
             ids = add(inner)
             ring = np.array([corner_ids[0], *ids, corner_ids[1]])
+            right = np.full(len(chain) - 1, name == "eyeRight")
             faces.append(
-                _chain_strip(chain, ring) if side == "Upper" else _chain_strip(ring, chain)
+                _chain_strip(chain, ring, right)
+                if side == "Upper"
+                else _chain_strip(ring, chain, right)
             )
             groups[f"{name}{side}"] = ids
         groups[f"{name}Corners"] = corner_ids

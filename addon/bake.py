@@ -102,6 +102,7 @@ class BakeReport:
     curves: int
     layers: list[str]
     unmatched: list[str]  # channels with motion that no shape key receives
+    keys: int = 0
     stashed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
 
@@ -187,6 +188,11 @@ def bake(
         raise
     for step in journal.commit:
         step()
+    report.keys = sum(
+        len(fc.keyframe_points)
+        for action in journal.actions
+        for fc in compat.action_fcurves(action)
+    )
     return report
 
 
@@ -494,25 +500,47 @@ def _bake_head(
 
 def _quaternions(m: np.ndarray) -> np.ndarray:
     """[F, 3, 3] rotations -> [F, 4] unit quaternions (w, x, y, z), sign-continuous."""
-    from mathutils import Matrix
-
-    out = np.array([Matrix(r).to_quaternion() for r in m])
+    w = np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2])) / 2
+    x = np.copysign(
+        np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2])) / 2,
+        m[:, 2, 1] - m[:, 1, 2],
+    )
+    y = np.copysign(
+        np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2])) / 2,
+        m[:, 0, 2] - m[:, 2, 0],
+    )
+    z = np.copysign(
+        np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2])) / 2,
+        m[:, 1, 0] - m[:, 0, 1],
+    )
+    out = np.stack([w, x, y, z], axis=1)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
     flips = np.cumsum(np.einsum("ij,ij->i", out[1:], out[:-1]) < 0) % 2
     out[1:][flips == 1] *= -1
     return out
 
 
 def _eulers(m: np.ndarray, order: str) -> np.ndarray:
-    """[F, 3, 3] rotations -> [F, 3] Euler angles in `order`, without 2-pi jumps."""
-    from mathutils import Matrix
+    """[F, 3, 3] rotations -> [F, 3] Euler angles (x, y, z) in Blender's `order` (the first
+    letter applies first), without 2-pi jumps.
 
-    out = np.empty((len(m), 3))
-    previous = None
-    for i, r in enumerate(m):
-        e = Matrix(r).to_euler(order, previous) if previous else Matrix(r).to_euler(order)
-        out[i] = e
-        previous = e
-    return out
+    Permuting the axes turns any order into XYZ; an odd permutation is a mirror, which negates
+    the angles (Shoemake's method, as Blender's own matrix-to-Euler does).
+    """
+    axes = ["XYZ".index(c) for c in order]
+    p = np.zeros((3, 3))
+    p[[0, 1, 2], axes] = 1.0
+    r = p @ m @ p.T
+    cy = np.hypot(r[:, 0, 0], r[:, 1, 0])
+    first = np.arctan2(r[:, 2, 1], r[:, 2, 2])
+    second = np.arctan2(-r[:, 2, 0], cy)
+    third = np.arctan2(r[:, 1, 0], r[:, 0, 0])
+    angles = np.stack([first, second, third], axis=1)
+    if order not in ("XYZ", "YZX", "ZXY"):  # odd permutation: a mirror, angles reverse
+        angles = -angles
+    out = np.empty_like(angles)
+    out[:, axes] = angles
+    return np.unwrap(out, axis=0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def repack_installed(dest: Path, versions: dict[str, str]) -> None:
         tags = [t.strip() for t in re.findall(r"^Tag:\s*(\S+)", info, flags=re.M)]
         if not tags:
             raise SystemExit(f"installed {pkg} has no wheel tags (not installed from a wheel?)")
-        py, abi, plats = zip(*(t.split("-") for t in tags))
+        py, abi, plats = zip(*(t.split("-") for t in tags), strict=True)
         tag = "-".join(".".join(sorted(set(part))) for part in (py, abi, plats))
         name = dist.metadata["Name"].replace("-", "_")
         wheel = dest / f"{name}-{version}-{tag}.whl"
@@ -161,8 +161,8 @@ def blender_ext() -> Path:
     spec = importlib.util.find_spec("bpy")
     if spec is None or spec.origin is None:
         raise SystemExit(
-            "Blender's blender_ext.py not found: install the bpy wheel (pip install bpy==5.0.1) "
-            "or pass --blender-ext <Blender>/<version>/scripts/addons_core/bl_pkg/cli/blender_ext.py"
+            "Blender's blender_ext.py not found: install the bpy wheel (pip install bpy==5.0.1) or "
+            "pass --blender-ext <Blender>/<version>/scripts/addons_core/bl_pkg/cli/blender_ext.py"
         )
     found = sorted(Path(spec.origin).parent.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
     if not found:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="emospeaker-blender-"))
+import bpy
 
-import bpy  # noqa: E402
+assert os.environ.get("BLENDER_USER_RESOURCES"), "set BLENDER_USER_RESOURCES before importing bpy"
 
 MODULE = "bl_ext.user_default.emospeaker"
 

@@ -11,14 +11,17 @@ import json
 import math
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+# Before bpy loads: keep Blender's user folder (extensions, prefs) out of the home folder
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="emospeaker-blender-"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bpy  # noqa: E402
-import harness  # noqa: E402  (sets BLENDER_USER_RESOURCES before bpy is imported)
+import harness  # noqa: E402
 from harness import addon_prefs, call, call_undoable, fingerprint, install  # noqa: E402
 
 STYLES = (
@@ -84,7 +87,7 @@ def keying_and_bake_file(args: dict) -> dict:
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 24, 1.001  # the track's 24000/1001
     scene.emospeaker.target = face
-    out: dict = {"expected_names": dict(zip(channels, names))}
+    out: dict = {"expected_names": dict(zip(channels, names[:-1], strict=True))}
     out["auto_map"] = call(bpy.ops.emospeaker.auto_map)[0] == {"FINISHED"}
     out["mapping"] = mapped(face)
 
@@ -98,7 +101,9 @@ def keying_and_bake_file(args: dict) -> dict:
     by_set = emotions_by_frame_set(face, 1, 60, mod)
     by_addon = mod.inputs.emotion_curves(face, 1, 60).tolist()
     out["emotion_sampling_max_diff"] = max(
-        abs(a - b) for ra, rb in zip(by_set, by_addon) for a, b in zip(ra, rb)
+        abs(a - b)
+        for ra, rb in zip(by_set, by_addon, strict=True)
+        for a, b in zip(ra, rb, strict=True)
     )
     out["emotion_at"] = {f: by_set[f - 1] for f in (1, 20, 40, 60)}
 
@@ -196,9 +201,18 @@ def head_pose(args: dict) -> dict:
     bone.tail = (0.0, -0.3, 1.0)  # leaning forward
     bone.roll = 0.4
     bpy.ops.object.mode_set(mode="OBJECT")
-    arm.pose.bones["head"].rotation_mode = "XYZ"
+    assert arm.pose.bones["head"].rotation_mode == "QUATERNION"  # the object uses XYZ Euler
     bake.bake(track, face, bindings, bake.HeadTarget(arm, "head"), on_conflict="KEEP")
-    out: dict = {"object": {}, "bone": {}}
+    out: dict = {"object": {}, "bone": {}, "euler_error": {}}
+    from mathutils import Euler
+
+    rng = __import__("random").Random(3)
+    for order in ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"):  # numpy conversion vs Blender's
+        angles = [[rng.uniform(-1.2, 1.2) for _ in range(3)] for _ in range(20)]
+        mats = [[list(r) for r in Euler(a, order).to_matrix()] for a in angles]
+        got = bake._eulers(__import__("numpy").array(mats), order).tolist()
+        out["euler_error"][order] = max(abs(g - a) for gs, a_ in zip(got, angles, strict=True)
+                                        for g, a in zip(gs, a_, strict=True))  # fmt: skip
     frames = [track.start_frame + i for i in (0, track.frames // 2, track.frames - 1)]
     for f in frames:
         bpy.context.scene.frame_set(f)

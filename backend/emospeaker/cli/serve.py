@@ -3,7 +3,8 @@
 Prints exactly one line, `emospeaker serving on HOST:PORT`, to stdout once it accepts calls
 (with `--port 0` the port is the one picked); logs one JSON line per request to stderr.
 SIGTERM or Ctrl-C drains: running calls get --grace-seconds to finish; a second signal stops
-at once.
+at once. With --exit-with-parent (for a server an application starts for itself) it also
+drains when that application ends, crash included.
 """
 
 from __future__ import annotations
@@ -54,11 +55,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=30,
         help="on SIGTERM, how long running calls may finish (default 30)",
     )
+    p.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="drain and exit when the process that started this one ends, e.g. Blender (POSIX)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..server import Limits, Server, ServerConfig, log
+    from ..server import Limits, Server, ServerConfig, is_loopback, log
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port} must be 0..65535", field="port")
@@ -79,8 +85,12 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     server = Server(config)
-    if config.insecure and not (config.token or config.tls_cert):
-        print("emospeaker: warning: serving without token or TLS (--insecure)", file=sys.stderr)
+    if not config.token and not is_loopback(config.host):
+        print(
+            f"emospeaker: warning: anyone who can reach {config.host} can use this server "
+            "(no --token)",
+            file=sys.stderr,
+        )
     signals = threading.Event()
     received = []
 
@@ -92,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         server.start()
         print(f"emospeaker serving on {server.address}", flush=True)
+        parent = os.getppid()
         while not signals.wait(0.5):
-            pass
+            if args.exit_with_parent and os.getppid() != parent:  # orphaned: re-parented
+                break
         done = server.stop(args.grace_seconds)
         while not done.wait(0.1):
             if len(received) > 1:  # asked twice: stop now

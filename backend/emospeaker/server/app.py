@@ -14,15 +14,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ..errors import InputError
-from ..wire import emospeaker_pb2 as pb
-from ..wire import emospeaker_pb2_grpc as pb_grpc
 from . import log
 from .auth import TokenInterceptor
 from .capabilities import CapabilitiesCache
 from .limits import Limits, WorkerPool
-from .servicer import Servicer
+from .servicer import SERVICE, Servicer, service_handler
 
-SERVICE = pb.DESCRIPTOR.services_by_name["EmoSpeaker"].full_name
 LIGHT_THREADS = 8  # for capabilities, health, reflection and quick refusals while all work
 
 
@@ -82,11 +79,12 @@ class Server:
             options=[
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", -1),
+                ("grpc.so_reuseport", 0),  # a second server on a taken port must fail
             ],
             maximum_concurrent_rpcs=threads,
         )
-        pb_grpc.add_EmoSpeakerServicer_to_server(
-            Servicer(limits, self.pool, self.capabilities), self._grpc
+        self._grpc.add_generic_rpc_handlers(
+            (service_handler(Servicer(limits, self.pool, self.capabilities)),)
         )
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)

@@ -23,7 +23,7 @@ from ..track import MAX_FPS
 T = TypeVar("T")
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-DEFAULT_FRAMES_PER_CHUNK = 512  # ~120 kB of combined frames per message
+DEFAULT_FRAMES_PER_CHUNK = 2048  # ~68 s at 30 fps, ~475 kB: one message for most lines
 MAX_FRAMES_PER_CHUNK = 8192  # keeps every message under 4 MB (gRPC's default receive limit)
 MAX_TRANSCRIPT_CHARS = 100_000
 MAX_START_FRAME = 10**9

@@ -3,65 +3,79 @@ then the result; any failure becomes one gRPC status and one log line."""
 
 from __future__ import annotations
 
-import queue
 import shutil
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
-from ..errors import Cancelled
-from ..jobs import Job
+from ..errors import InputError
 from ..wire import emospeaker_pb2 as pb
 from ..wire import emospeaker_pb2_grpc as pb_grpc
 from . import convert
 from .capabilities import CapabilitiesCache
 from .limits import Limits, WorkerPool
-from .log import LOGGER, RequestLog
+from .log import RequestLog, event
 from .plans import plan_animate, plan_render
 from .status import status_of
+from .watch import Watch
 
+SERVICE = pb.DESCRIPTOR.services_by_name["EmoSpeaker"].full_name
 VIDEO_CHUNK_BYTES = 256 * 1024
-PROGRESS_STEP = 0.01  # smaller advances within a stage are not worth a message
-_DONE, _ENDED = object(), object()
 
 
-class Watch:
-    """Bridges a worker's Job and its RPC: progress goes to a queue the RPC drains, and the
-    RPC ending (cancel, deadline, shutdown) cancels the job."""
+class Malformed:
+    """Stands in for a request whose bytes are not a valid message, so the servicer can
+    answer INVALID_ARGUMENT (gRPC itself would say INTERNAL)."""
 
-    def __init__(self, context: grpc.ServicerContext) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.job = Job(on_progress=lambda stage, f: self._queue.put((stage, f)))
-        if not context.add_callback(self._ended):
-            self._ended()
+    def __init__(self, message_type: type, error: Exception) -> None:
+        self.problem = (
+            f"the request is not a valid {message_type.DESCRIPTOR.full_name} message ({error})"
+        )
 
-    def _ended(self) -> None:
-        self.job.cancel()
-        self._queue.put(_ENDED)
 
-    def progress(self, future: Future, wrap: Callable[[pb.Progress], Any]) -> Iterator[Any]:
-        """Yield wrapped Progress messages until `future` is done."""
-        future.add_done_callback(lambda _: self._queue.put(_DONE))
-        sent_stage, sent_fraction = None, -1.0
-        while True:
-            items = [self._queue.get()]
-            while not self._queue.empty():
-                items.append(self._queue.get_nowait())
-            if _ENDED in items:
-                raise Cancelled("the call ended before the work finished")
-            updates = [i for i in items if isinstance(i, tuple)]
-            if updates:
-                stage, fraction = updates[-1]
-                if stage != sent_stage or fraction >= sent_fraction + PROGRESS_STEP:
-                    sent_stage, sent_fraction = stage, fraction
-                    yield wrap(pb.Progress(stage=stage, fraction=fraction))
-            if _DONE in items:
-                return
+def _lenient(message_type: type) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return message_type.FromString(data)
+        except DecodeError as exc:
+            return Malformed(message_type, exc)
+
+    return parse
+
+
+def _parsed(request: Any) -> None:
+    if isinstance(request, Malformed):
+        raise InputError(request.problem, field="request")
+
+
+def service_handler(servicer: Servicer) -> grpc.GenericRpcHandler:
+    """The EmoSpeaker service's handlers, like the generated `add_..._to_server`, but
+    with lenient request parsing (see `Malformed`)."""
+    methods = pb.DESCRIPTOR.services_by_name["EmoSpeaker"].methods_by_name
+    handlers = {}
+    for name, method in methods.items():
+        make = (
+            grpc.unary_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler
+        )
+        handlers[name] = make(
+            getattr(servicer, name),
+            request_deserializer=_lenient(_message_class(method.input_type)),
+            response_serializer=_message_class(method.output_type).SerializeToString,
+        )
+    return grpc.method_handlers_generic_handler(SERVICE, handlers)
+
+
+def _message_class(descriptor: Any) -> type:
+    return getattr(pb, descriptor.name)
 
 
 class Servicer(pb_grpc.EmoSpeakerServicer):
@@ -73,6 +87,7 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
     def GetCapabilities(self, request: pb.CapabilitiesRequest, context: Any) -> pb.Capabilities:
         log = RequestLog("GetCapabilities", context.peer())
         try:
+            _parsed(request)
             return self._capabilities.get()
         except Exception as exc:
             _abort(exc, context, log)
@@ -87,6 +102,7 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
 
     def _animate(self, request: pb.AnimateRequest, context: Any, log: RequestLog) -> Iterator:
         started = time.perf_counter()
+        _parsed(request)
         log.set(request_bytes=request.ByteSize())
         plan = plan_animate(request, self._limits)
         log.set(engine=plan.engine, fps=str(plan.fps))
@@ -100,6 +116,7 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
 
     def _render(self, request: pb.RenderRequest, context: Any, log: RequestLog) -> Iterator:
         started = time.perf_counter()
+        _parsed(request)
         log.set(request_bytes=request.ByteSize(), renderer=request.renderer)
         plan = plan_render(request, self._limits)
         watch = Watch(context)
@@ -155,7 +172,8 @@ def _abort(exc: Exception, context: Any, log: RequestLog) -> None:
     code, message, metadata = status_of(exc, context)
     log.fail(code.name, message)
     if code == grpc.StatusCode.INTERNAL:
-        LOGGER.error(message, exc_info=exc)
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        event("internal_error", incident=dict(metadata)["emospeaker-incident"], traceback=trace)
     if metadata:
         context.set_trailing_metadata(metadata)
     context.abort(code, message)

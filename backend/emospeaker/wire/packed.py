@@ -8,6 +8,9 @@ read them back by serialising a copy holding that field alone.
 
 from __future__ import annotations
 
+import sys
+from array import array
+
 from google.protobuf.message import Message
 
 
@@ -46,3 +49,20 @@ def float_bytes(message: Message, name: str) -> bytes:
     only.DiscardUnknownFields()
     data = only.SerializeToString()  # tag, length, then the packed floats
     return data[len(data) - 4 * count :]
+
+
+def float_array(message: Message, name: str) -> array:
+    """The repeated float field `name` as array('f')."""
+    out = array("f")
+    out.frombytes(float_bytes(message, name))
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out
+
+
+def array_bytes(values: array) -> bytes:
+    """array('f') as little-endian bytes (for `append_floats`)."""
+    if sys.byteorder == "big":
+        values = array("f", values)
+        values.byteswap()
+    return values.tobytes()

@@ -11,7 +11,6 @@ import atexit
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -117,8 +116,8 @@ class LocalServer:
         self._log_file = tempfile.TemporaryFile(mode="w+")  # stderr, quoted when it fails
 
     def launch(self) -> None:
-        """Start the process. Call from Blender's main thread: on Linux the server is tied to
-        the thread that starts it and ends when that thread does."""
+        """Start the process (on Blender's main thread). `--exit-with-parent` makes the server
+        drain and exit if Blender ends without stopping it, a crash included."""
         if not self.python or not os.path.isfile(self.python):
             raise RuntimeError(
                 f"Python '{self.python}' not found: set the backend Python (an environment "
@@ -132,13 +131,22 @@ class LocalServer:
             env["EMOSPEAKER_TOKEN"] = self.token
         env["PYTHONUNBUFFERED"] = "1"
         self.process = subprocess.Popen(
-            [self.python, "-m", "emospeaker", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [
+                self.python,
+                "-m",
+                "emospeaker",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--exit-with-parent",
+            ],  # fmt: skip
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._log_file,
             env=env,
             text=True,
-            **_tie_to_parent(),
         )
         STATE.servers.append(self)
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -194,23 +202,6 @@ class LocalServer:
                 self.process.wait()
         if self in STATE.servers:
             STATE.servers.remove(self)
-
-
-def _tie_to_parent() -> dict[str, Any]:
-    """On Linux, have the kernel end the server if Blender dies without cleaning up."""
-    if not sys.platform.startswith("linux"):
-        return {}
-
-    def die_with_parent() -> None:
-        import ctypes
-        import signal
-
-        try:
-            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
-    return {"preexec_fn": die_with_parent}
 
 
 def local_server() -> LocalServer | None:

@@ -165,13 +165,13 @@ class EMOSPEAKER_OT_generate(_Baking, tasks.TaskOperator, bpy.types.Operator):
 
     def begin(self, context: bpy.types.Context) -> tasks.Task | None:
         try:
-            self._resolve(context)
+            obj, binds, head = self._resolve(context)
             request = gather(context)
         except (InputProblem, mapping.MappingProblem, bake.BakeError) as exc:
             self.report({"ERROR"}, str(exc))
             return None
         if self.on_conflict == "ASK":
-            found = bake.conflicts(*self._resolve(context))
+            found = bake.conflicts(obj, binds, head)
             if found:
                 self.report({"ERROR"}, "; ".join(found) + ": keep it on top or stash it")
                 return None

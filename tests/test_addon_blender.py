@@ -359,3 +359,13 @@ def test_zip_bundles_stubs_client_and_wheels_that_work_alone(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().startswith("4.")
+
+
+def test_every_panel_draws_in_every_state(addon_zip: Path, tmp_path: Path) -> None:
+    save_track(layered_track(), tmp_path / "track.json")
+    r = scenario("ui_draw", tmp_path, zip=addon_zip, track=tmp_path / "track.json")
+    drawn = r["drawn"]
+    assert "Choose the face first" in drawn["empty"]
+    assert "Nothing baked yet" in drawn["target"]
+    assert "lips" in drawn["baked"] and "EmoSpeaker 9.9 at 127.0.0.1:1 on cpu" in drawn["baked"]
+    assert "neural: no torch" in drawn["baked"] and "Generate: starting" in drawn["baked"]

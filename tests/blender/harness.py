@@ -116,3 +116,99 @@ def fingerprint() -> dict:
     for k in bpy.data.shape_keys:
         out["keys"][k.name] = {"values": [b.value for b in k.key_blocks], "anim": _animdata(k)}
     return out
+
+
+class FakeLayout:
+    """Stands in for UILayout when drawing panels headless (Blender draws no UI without a
+    window): checks every call against UILayout's real signature, property names, operator
+    ids and icon names, so a typo in draw code fails a test instead of the user's sidebar."""
+
+    ICONS = set(bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys())
+
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+        self.enabled = True
+        self.scale_y = 1.0
+        self.use_property_split = False
+
+    def _check(self, name: str, kwargs: dict) -> None:
+        params = bpy.types.UILayout.bl_rna.functions[name].parameters.keys()
+        unknown = set(kwargs) - set(params)
+        assert not unknown, f"UILayout.{name} has no parameter {unknown}"
+        icon = kwargs.get("icon")
+        assert icon is None or icon in self.ICONS, f"unknown icon {icon!r}"
+        self.calls.append((name, kwargs.get("text")))
+
+    def _has(self, data, prop: str) -> None:  # noqa: ANN001
+        rna = getattr(data, "bl_rna", None)
+        assert rna is not None and prop in rna.properties, f"{data!r} has no property {prop!r}"
+
+    def _sub(self, name: str, **kwargs: object) -> FakeLayout:
+        self._check(name, kwargs)
+        return FakeLayout(self.calls)
+
+    def row(self, **kw: object) -> FakeLayout:
+        return self._sub("row", **kw)
+
+    def column(self, **kw: object) -> FakeLayout:
+        return self._sub("column", **kw)
+
+    def box(self, **kw: object) -> FakeLayout:
+        return self._sub("box", **kw)
+
+    def split(self, **kw: object) -> FakeLayout:
+        return self._sub("split", **kw)
+
+    def separator(self, **kw: object) -> None:
+        self._check("separator", kw)
+
+    def label(self, **kw: object) -> None:
+        self._check("label", kw)
+
+    def progress(self, **kw: object) -> None:
+        self._check("progress", kw)
+
+    def prop(self, data, prop: str, **kw: object) -> None:  # noqa: ANN001
+        self._has(data, prop)
+        self._check("prop", kw)
+
+    def prop_search(self, data, prop: str, search_data, search_prop: str, **kw: object) -> None:  # noqa: ANN001
+        self._has(data, prop)
+        self._has(search_data, search_prop)
+        self._check("prop_search", kw)
+
+    def template_list(
+        self, list_type: str, list_id: str, data, prop: str, active, active_prop: str, **kw: object
+    ) -> None:  # noqa: ANN001, E501
+        assert hasattr(bpy.types, list_type), f"no UIList {list_type}"
+        self._has(data, prop)
+        self._has(active, active_prop)
+        self._check("template_list", kw)
+
+    def operator(self, idname: str, **kw: object) -> object:
+        module, name = idname.split(".")
+        op = getattr(getattr(bpy.ops, module), name)
+        op.get_rna_type()  # raises for an unknown operator
+        self._check("operator", kw)
+        return _OperatorProps(op.get_rna_type())
+
+
+class _OperatorProps:
+    def __init__(self, rna) -> None:  # noqa: ANN001
+        object.__setattr__(self, "_rna", rna)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        assert name in self._rna.properties, f"operator has no property {name!r}"
+
+
+class Drawn:
+    """`self` for a draw function: the real data's attributes, a FakeLayout as layout."""
+
+    def __init__(self, real, calls: list, **extra: object) -> None:  # noqa: ANN001
+        object.__setattr__(self, "_real", real)
+        object.__setattr__(self, "layout", FakeLayout(calls))
+        for k, v in extra.items():
+            object.__setattr__(self, k, v)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)

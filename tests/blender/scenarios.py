@@ -356,6 +356,51 @@ def local_backend(args: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
+def ui_draw(args: dict) -> dict:
+    """Every panel, list row, dialog and the preferences drawn in each state, headless."""
+    mod = install(args["zip"])
+    ctx, scene = bpy.context, bpy.context.scene
+    calls: list = []
+    prefs = addon_prefs()
+    drawn: dict = {}
+
+    def draw_all(state: str) -> None:
+        start = len(calls)
+        for cls in mod.ui.CLASSES:
+            if issubclass(cls, bpy.types.Panel):
+                cls.draw(harness.Drawn(cls, calls), ctx)
+        type(prefs).draw(harness.Drawn(prefs, calls), ctx)
+        drawn[state] = [text for _, text in calls[start:] if text]
+
+    draw_all("empty")
+    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+    scene.emospeaker.target = face
+    draw_all("target")
+    assert bpy.ops.emospeaker.auto_map() == {"FINISHED"}
+    assert bpy.ops.emospeaker.bake_file(filepath=args["track"]) == {"FINISHED"}
+    scene.emospeaker.head_mode = "BONE"
+    scene.emospeaker.audio_source = "FILE"
+    caps = mod.backend.Capabilities(
+        "127.0.0.1:1", "9.9", "cpu", [("default", True, "d"), ("neural", False, "no torch")],
+        ["mesh"], list(mod.arkit.EMOTIONS), 600.0,
+    )  # fmt: skip
+    mod.backend.STATE.capabilities = caps
+    task = mod.tasks.Task("Generate", lambda t: time.sleep(0.3)).start()
+    draw_all("baked")
+    task.wait()
+    task.forget()
+    ul = mod.ui.EMOSPEAKER_UL_mapping
+    rows = face.emospeaker.mapping
+    for item in (rows[0], rows[len(rows) - 1]):  # a shape key row and a head row
+        ul.draw_item(
+            harness.Drawn(ul, calls), ctx, harness.FakeLayout(calls), face.emospeaker, item, 0,
+            face.emospeaker, "mapping_index",
+        )  # fmt: skip
+    op, rna = bpy.types.EMOSPEAKER_OT_generate, bpy.ops.emospeaker.generate.get_rna_type()
+    op.draw(harness.Drawn(op, calls, bl_rna=rna, _found=["action 'X' ..."]), ctx)
+    return {"drawn": drawn, "calls": len(calls)}
+
+
 if __name__ == "__main__":
     name, raw = sys.argv[1], sys.argv[2]
     result = globals()[name](json.loads(raw))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BACKEND, ROOT, SAMPLE_AUDIO, cli_env
+from conftest import BACKEND, ROOT, SAMPLE_AUDIO, SAMPLE_TEXT, cli_env
 
 if importlib.util.find_spec("bpy") is None:  # not imported here: Blender would start up
     pytest.skip("the add-on tests need the bpy wheel (Python 3.11)", allow_module_level=True)
@@ -247,7 +247,7 @@ def test_generate_on_a_real_backend_then_undo(
 ) -> None:
     r = scenario(
         "generate", tmp_path, zip=addon_zip, address=server["address"], audio=SAMPLE_AUDIO,
-        out=tmp_path, head=has_head(),
+        out=tmp_path, head=has_head(), transcript=SAMPLE_TEXT,
     )  # fmt: skip
     assert r["result"] == ["FINISHED"], r["message"]
     first, last = r["range"]
@@ -259,6 +259,8 @@ def test_generate_on_a_real_backend_then_undo(
             fps=(24000, 1001),
             start_frame=11,
             emotion=wire.emotion_curves(r["emotion"]),
+            transcript=SAMPLE_TEXT,
+            seed=5,
         )
     assert expected.frames == last - first + 1 and expected.start_frame == 11
     assert expected.fps == (24000, 1001)
@@ -276,6 +278,9 @@ def test_generate_on_a_real_backend_then_undo(
     assert exported.start_frame == 11 and exported.fps == Fraction(24000, 1001)
     assert np.allclose(exported.values[:, :BLENDSHAPES], values[:, :BLENDSHAPES], atol=1e-6)
     assert np.allclose(exported.emotion, np.array(r["emotion"]), atol=1e-6)
+    # what was sent: the transcript from a Text datablock and the seed
+    assert exported.provenance["transcript"] is True and exported.provenance["seed"] == 5
+    assert exported.provenance["audio_sha256"] == expected.provenance["audio_sha256"]
     assert r["undo_restores"], r.get("undo_diff")
 
 

@@ -241,6 +241,10 @@ def generate(args: dict) -> dict:
     editor = scene.sequence_editor_create()
     editor.strips.new_sound("dialogue", args["audio"], 1, 11)
     scene.emospeaker.sound_strip = "dialogue"
+    text = bpy.data.texts.new("line")
+    text.write(args["transcript"])
+    scene.emospeaker.transcript_text = text
+    scene.emospeaker.seed = 5
     out: dict = {}
     if args.get("head"):
         out["add_head"] = call(bpy.ops.emospeaker.add_head)

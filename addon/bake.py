@@ -205,7 +205,7 @@ def conflicts(
     if key is not None:
         paths = {_key_path(b.shape_key) for b in bindings if b.shape_key}
         found.append(_conflict(key, paths))
-    if head is not None and head.bone != "-":
+    if head is not None:
         try:
             found.append(_conflict(head.owner, set(head.paths())))
         except KeyError:
@@ -670,9 +670,14 @@ def _conflict(owner: bpy.types.ID, paths: set[str]) -> str:
     if not hits:
         return ""
     shown = ", ".join(hits[:3]) + (f" and {len(hits) - 3} more" if len(hits) > 3 else "")
+    where = (
+        f"the shape keys of '{owner.user.name}'"
+        if isinstance(owner, bpy.types.Key)
+        else (f"'{owner.name}'")
+    )
     return (
-        f"action '{animdata.action.name}' (not made by EmoSpeaker) is active on "
-        f"'{owner.name}' and animates {shown}"
+        f"action '{animdata.action.name}' (not made by EmoSpeaker) is active on {where} and "
+        f"animates {shown}"
     )
 
 

@@ -222,6 +222,12 @@ def test_keying_mapping_bake_undo_layers_and_exports(addon_zip: Path, tmp_path: 
                 assert w[i, k] == pytest.approx(expected, abs=1e-5)
 
 
+def test_a_bake_failing_half_way_changes_nothing(addon_zip: Path, tmp_path: Path) -> None:
+    save_track(layered_track(), tmp_path / "track.json")
+    r = scenario("bake_rollback", tmp_path, zip=addon_zip, track=tmp_path / "track.json")
+    assert r["raised"] == "disk full" and r["unchanged"]
+
+
 def test_head_pose_on_rotated_object_and_tilted_bone(addon_zip: Path, tmp_path: Path) -> None:
     track = layered_track()
     save_track(track, tmp_path / "track.json")

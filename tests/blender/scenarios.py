@@ -231,6 +231,35 @@ def head_pose(args: dict) -> dict:
     return out
 
 
+def bake_rollback(args: dict) -> dict:
+    """A bake that fails half-way (after the shape keys, a stash and the base are done) leaves
+    the file exactly as it was, an earlier take included."""
+    mod = install(args["zip"])
+    bake = mod.bake
+    track = mod.track.from_json(Path(args["track"]).read_text())
+    names = list(mod.arkit.ARKIT_BLENDSHAPES)
+    face = make_face(names)
+    bindings = [bake.Binding(c, c) for c in names] + [
+        bake.Binding(c) for c in mod.arkit.HEAD_CHANNELS
+    ]
+    bake.bake(track, face, bindings, bake.HeadTarget(face))  # an earlier take to replace
+    key = face.data.shape_keys
+    key.key_blocks["jawOpen"].value = 0.5
+    key.key_blocks["jawOpen"].keyframe_insert("value", frame=3)  # a conflict to stash
+    before = fingerprint()
+
+    def broken(*_args: object) -> int:
+        raise RuntimeError("disk full")
+
+    bake._bake_head = broken
+    try:
+        bake.bake(track, face, bindings, bake.HeadTarget(face), on_conflict="STASH")
+        raised = ""
+    except RuntimeError as exc:
+        raised = str(exc)
+    return {"raised": raised, "unchanged": fingerprint() == before}
+
+
 def generate(args: dict) -> dict:
     """Sound strip at frame 11 on a 24000/1001 timeline, emotion keys, Generate on a real
     backend, exports, then one undo."""

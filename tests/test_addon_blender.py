@@ -327,6 +327,8 @@ def test_local_backend_starts_and_stops_with_the_addon(addon_zip: Path, tmp_path
     assert r["address"].startswith("127.0.0.1:") and r["address"] != "127.0.0.1:0"
     assert "default" in r["engines"]
     assert r["check"][0] == ["FINISHED"]
+    assert r["wrong_token"][0] == ["CANCELLED"] and "UNAUTHENTICATED" in r["wrong_token"][1]
+    assert "set the backend Python" in r["no_python"][1]
     assert r["exit_code"] is not None  # disabling the add-on stopped the server
     with pytest.raises(ProcessLookupError):
         os.kill(r["pid"], 0)

@@ -373,10 +373,11 @@ def local_backend(args: dict) -> dict:
     """Start Local Backend from a configured Python, check it, stop it by disabling the add-on."""
     mod = install(args["zip"])
     prefs = addon_prefs()
+    out: dict = {"no_python": call(bpy.ops.emospeaker.start_backend)}
     prefs.python = args["python"]
     prefs.module_path = args["module_path"]
     prefs.address = ""
-    out: dict = {}
+    prefs.token = "s3cret"  # the local server then requires it
     out["start"] = call(bpy.ops.emospeaker.start_backend)
     server = mod.backend.local_server()
     out["pid"] = server.process.pid if server else None
@@ -384,6 +385,8 @@ def local_backend(args: dict) -> dict:
     caps = mod.backend.STATE.capabilities
     out["engines"] = [e[0] for e in caps.engines] if caps else []
     out["check"] = call(bpy.ops.emospeaker.check_connection)
+    prefs.token = "wrong"
+    out["wrong_token"] = call(bpy.ops.emospeaker.check_connection)
     bpy.ops.preferences.addon_disable(module=harness.MODULE)
     out["exit_code"] = server.process.poll() if server else None
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}

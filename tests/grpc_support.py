@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
 from emospeaker.channels import ALL_CHANNELS, index_of
 from emospeaker.engines import ENGINES, Engine, EngineInput, Option
 from emospeaker.jobs import Job

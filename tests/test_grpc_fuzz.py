@@ -8,13 +8,14 @@ import wave
 
 import grpc
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from emospeaker.channels import ALL_CHANNELS
 from emospeaker.emotion import EMOTIONS
 from emospeaker.wire import client as wc
 from emospeaker.wire import emospeaker_pb2 as pb
 from grpc_support import extra_components, running_server, speech_pcm
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 ANSWERS = {"OK", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "UNIMPLEMENTED"}
 INT32 = st.integers(-(2**31), 2**31 - 1)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT, SAMPLE_AUDIO, cli_env
 from emospeaker.formats import load_track
 from emospeaker.wire import client as wc

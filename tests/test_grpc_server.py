@@ -13,17 +13,18 @@ import av
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from conftest import SAMPLE_AUDIO
 from emospeaker.api import animate
 from emospeaker.audio import audio_from_pcm, load_audio
-from emospeaker.client import remote_request
 from emospeaker.emotion import EMOTIONS, EmotionTimeline
+from emospeaker.remote import remote_request
 from emospeaker.server import convert
 from emospeaker.server.limits import DEFAULT_FRAMES_PER_CHUNK
 from emospeaker.wire import client as wc
 from emospeaker.wire import emospeaker_pb2 as pb
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_support import (
     SlowEngine,
     extra_components,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import BACKEND, ROOT
 
 GEN = ROOT / "scripts" / "gen_protos.py"
@@ -61,3 +62,17 @@ def test_client_fps_is_the_same_rational_as_the_backend(fps):
 
     wire = rational(fps)
     assert Fraction(wire.num, wire.den) == parse_fps(fps)
+
+
+def test_public_client_module_needs_only_grpc_and_protobuf():
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(BACKEND)!r})\n"
+        "from emospeaker.client import Client, animate_request\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'numpy', 'torch', 'librosa', 'av', 'scipy'})\n"
+        "print(heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+
 from emospeaker.channels import ALL_CHANNELS, index_of
 from emospeaker.emotion import EmotionTimeline
 from emospeaker.server import convert

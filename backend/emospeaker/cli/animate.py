@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _animate_remote(args: argparse.Namespace, timeline: Any, settings: dict, job: Any) -> Any:
-    from ..client import Client, animate_remote, remote_request
+    from ..client import Client
     from ..errors import InputError
+    from ..remote import animate_remote, remote_request
 
     if not Path(args.audio).is_file():
         raise InputError(f"{args.audio}: no such audio file", field="audio")

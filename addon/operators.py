@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +88,7 @@ class _Baking:
     """Shared by Generate and Bake File: resolve target, mapping, head; bake; report."""
 
     on_conflict: EnumProperty(name="Other Action", items=CONFLICT_ITEMS, options={"SKIP_SAVE"})
-    _found: list[str] = []
+    _found: tuple[str, ...] = ()
 
     def _resolve(self, context: bpy.types.Context) -> tuple[Any, list, Any]:
         obj = _target(context)
@@ -116,7 +115,9 @@ class _Baking:
         col = self.layout.column()
         for line in self._found:
             col.label(text=line, icon="ERROR")
-        col.label(text="What should happen to it?")
+        col.label(
+            text="What should happen to it?" if self._found else "If another action is in the way:"
+        )
         col.prop(self, "on_conflict", expand=True)
 
     def _bake(self, context: bpy.types.Context, track: tracks.Track) -> set[str]:
@@ -406,7 +407,3 @@ def unregister() -> None:
     tasks.cancel_all()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
-
-
-def head_file_available() -> bool:
-    return os.path.isfile(HEAD_FILE)

@@ -45,7 +45,7 @@ def head_target(settings, obj: bpy.types.Object) -> HeadTarget | None:  # noqa: 
     if settings.head_mode == "NONE":
         return None
     if settings.head_mode == "OBJECT":
-        return HeadTarget(obj)
+        return HeadTarget(settings.head_object or obj)
     arm = settings.head_object
     if arm is None or arm.type != "ARMATURE":
         raise MappingProblem("choose the armature that holds the head bone (or Head Pose: None)")

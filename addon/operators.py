@@ -279,11 +279,14 @@ class EMOSPEAKER_OT_add_head(bpy.types.Operator):
             self.report({"ERROR"}, "the head model has no mesh with shape keys")
             return {"CANCELLED"}
         face = max(faces, key=lambda o: len(o.data.shape_keys.key_blocks))
-        face.name = "EmoSpeaker Head"
-        face.location = context.scene.cursor.location
+        root = face
+        while root.parent is not None:  # the neck pivot the head turns about
+            root = root.parent
+        root.location += context.scene.cursor.location
         settings = context.scene.emospeaker
         settings.target = face
         settings.head_mode = "OBJECT"
+        settings.head_object = root if root is not face else None
         mapping.store(face, mapping.automatic(face))
         context.view_layer.objects.active = face
         self.report(
@@ -354,7 +357,7 @@ class EMOSPEAKER_OT_export_gltf(bpy.types.Operator, ExportHelper):
         obj = _target(context)
         settings = context.scene.emospeaker
         objects = [obj]
-        if settings.head_mode == "BONE" and settings.head_object:
+        if settings.head_mode != "NONE" and settings.head_object:
             objects.append(settings.head_object)
         path = self.filepath
         if not path.lower().endswith((".glb", ".gltf")):

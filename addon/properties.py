@@ -120,14 +120,17 @@ class SceneSettings(bpy.types.PropertyGroup):
     head_mode: EnumProperty(
         name="Head Pose",
         items=(
-            ("OBJECT", "Object", "Rotate the face object (its delta transform)"),
-            ("BONE", "Bone", "Rotate a bone of an armature"),
+            ("OBJECT", "Object", "Turn an object (its delta transform): the head's pivot, or "
+             "the face itself"),
+            ("BONE", "Bone", "Turn a bone of an armature"),
             ("NONE", "None", "Do not bake head pose"),
         ),
         default="OBJECT",
-    )
+    )  # fmt: skip
     head_object: PointerProperty(
-        type=bpy.types.Object, name="Armature", poll=lambda self, o: o.type == "ARMATURE"
+        type=bpy.types.Object,
+        name="Head",
+        description="Object to turn (empty: the face), or the armature with the head bone",
     )
     head_bone: StringProperty(name="Bone", default="head", search=_bones)
     key_emotion: EnumProperty(

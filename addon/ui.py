@@ -68,8 +68,10 @@ class EMOSPEAKER_PT_generate(_Panel, bpy.types.Panel):
         col.prop(settings, "seed")
         col.separator()
         col.prop(settings, "head_mode")
-        if settings.head_mode == "BONE":
-            col.prop(settings, "head_object")
+        if settings.head_mode == "OBJECT":
+            col.prop(settings, "head_object", text="Object")
+        elif settings.head_mode == "BONE":
+            col.prop(settings, "head_object", text="Armature")
             col.prop(settings, "head_bone")
         col.separator()
         col.label(text=f"Backend: {prefs.get(context).address}", icon="LINKED")

@@ -27,7 +27,6 @@ os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="emospea
 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
-
 from addon import arkit, bake  # noqa: E402
 from addon.track import Track  # noqa: E402
 

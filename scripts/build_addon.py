@@ -86,7 +86,7 @@ def stage(dest: Path, head: bool = True) -> Path:
 def write_head(path: Path) -> None:
     sys.path.insert(0, str(ROOT / "backend"))
     try:
-        from emospeaker.face import export_head_gltf
+        from emospeaker.face.gltf import export_head_gltf
     except ImportError as exc:
         raise SystemExit(f"cannot make head.glb ({exc}); build with --no-head") from None
     export_head_gltf(path)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import BACKEND, ROOT, SAMPLE_AUDIO, SAMPLE_TEXT, cli_env
 
 if importlib.util.find_spec("bpy") is None:  # not imported here: Blender would start up
@@ -33,11 +34,7 @@ BLENDSHAPES = 52
 
 
 def has_head() -> bool:
-    try:
-        from emospeaker.face import export_head_gltf  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("emospeaker.face.gltf") is not None
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +253,8 @@ def test_generate_on_a_real_backend_then_undo(
         out=tmp_path, head=has_head(), transcript=SAMPLE_TEXT,
     )  # fmt: skip
     assert r["result"] == ["FINISHED"], r["message"]
+    if has_head():  # the demo head: 52 keys mapped by name, head pose on its neck pivot
+        assert r["add_head"][0] == ["FINISHED"] and r["head_object"] == "EmoSpeakerHead"
     first, last = r["range"]
     assert first == 11  # the sound strip's start frame
     # the server's own answer to the same request (emotion sampled by Blender per frame)
@@ -280,6 +279,10 @@ def test_generate_on_a_real_backend_then_undo(
             assert value == pytest.approx(want, abs=1e-6), (f, channel)
             moved += want > 0.01
     assert moved > 0  # the probes saw motion, not just rest
+    for f, rotation in r["head_pose"].items():
+        i = int(f) - first
+        pitch, yaw, roll = values[i, 52:55] if i <= last - first else (0.0, 0.0, 0.0)
+        assert np.allclose(rotation, head_rotation(pitch, yaw, roll), atol=1e-5), f
     exported = load_track(tmp_path / "gen.json")
     assert exported.start_frame == 11 and exported.fps == Fraction(24000, 1001)
     assert np.allclose(exported.values[:, :BLENDSHAPES], values[:, :BLENDSHAPES], atol=1e-6)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import ROOT
 from emospeaker import channels, emotion
 from emospeaker.formats import livelink_csv, load_track, save_track

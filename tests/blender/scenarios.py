@@ -296,6 +296,12 @@ def generate(args: dict) -> dict:
     probe = [first, first + 7, (first + last) // 2, last, last + 5]
     out["probe"] = probe
     out["values"] = key_values(face, probe, out["mapping"])
+    head = scene.emospeaker.head_object or face
+    out["head_object"] = head.name
+    out["head_pose"] = {}
+    for f in probe:
+        scene.frame_set(f)
+        out["head_pose"][f] = [list(r) for r in head.matrix_basis.to_3x3()]
     exports = Path(args["out"])
     face = scene.emospeaker.target
     bpy.ops.emospeaker.export_track(filepath=str(exports / "gen.json"), file_format="JSON")

@@ -26,8 +26,8 @@ from ..files import atomic_output
 from ..track import FaceTrack
 from .anatomy import HEAD_PIVOT
 from .head import Head, build_head
-from .head.normals import vertex_normals
 from .head.mesh import ROUGHNESS
+from .head.normals import vertex_normals
 from .pose import head_rotation
 from .tracks import track_arrays
 

@@ -10,7 +10,6 @@ from . import parts as P
 from .colors import LASHES, MUCOSA, skin_colors
 from .skin import build_skin, lip_and_lid_strips
 
-
 # the parts' materials and their roughness (shared by the preview and the glTF export)
 ROUGHNESS = {"skin": 0.55, "eye": 0.12, "teeth": 0.35, "mouth": 0.8}
 

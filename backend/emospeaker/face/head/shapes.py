@@ -22,7 +22,6 @@ from .. import anatomy as A
 from .mesh import HeadMesh
 from .regions import Regions
 
-
 MIN_MOTION = 2e-5  # metres: smaller displacements are dropped (keeps exports sparse)
 
 

@@ -202,7 +202,9 @@ def neutral_from(landmarks: VideoLandmarks | np.ndarray, model: ExpressionModel 
     """A subject's neutral shape (face frame) from a calibration clip or photo of their
     neutral face, for `fit_video(neutral=...)`: whatever they do on average there is 0."""
     model = model or expression_model()
-    points = landmarks.points[landmarks.found] if isinstance(landmarks, VideoLandmarks) else landmarks
+    points = (
+        landmarks.points[landmarks.found] if isinstance(landmarks, VideoLandmarks) else landmarks
+    )
     points = np.asarray(points, dtype=np.float64).reshape(-1, NUM_LANDMARKS, 3)
     if not len(points):
         raise InputError("no face to take a neutral shape from", field="neutral")

@@ -205,14 +205,16 @@ def shape_tiles() -> list[tuple[str, np.ndarray]]:
 def emotion_tiles(engine: str = "default", intensity: float = 1.0) -> list[tuple[str, np.ndarray]]:
     """(label, weights) of each emotion at `intensity` as the engine's emotion layer shapes it.
 
-    Animates a second of silence with a constant emotion through the public API and takes
-    the middle frame of the `emotion` layer (the combined values when there is none).
+    Animates a second of near-silence (faint noise: silent audio is refused as input) with a
+    constant emotion through the public API and takes the middle frame of the `emotion`
+    layer (the combined values when there is none).
     """
     from ..api import animate
     from ..audio import SAMPLE_RATE, audio_from_pcm
     from ..emotion import EMOTIONS, EmotionTimeline
 
-    silence = audio_from_pcm(np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    hush = np.random.default_rng(0).normal(0.0, 3e-4, SAMPLE_RATE).astype(np.float32)
+    silence = audio_from_pcm(hush, SAMPLE_RATE)
     tiles = []
     for emotion in EMOTIONS:
         track = animate(silence, EmotionTimeline.constant({emotion: intensity}), engine=engine)

@@ -17,9 +17,9 @@ import numpy as np
 from .. import anatomy as A
 from .sdf import skin_sdf
 
-COLUMNS = 200  # even: a column on the midline and one at the back seam
-ROWS = 132
-LON_DENSITY = 0.58  # 0: uniform columns; towards 1: denser at the front
+COLUMNS = 160  # even: a column on the midline and one at the back seam
+ROWS = 116
+LON_DENSITY = 0.64  # 0: uniform columns; towards 1: denser at the front
 
 # Rays start on a vertical core inside the head: from its top end they fan over the crown,
 # along it they run horizontally (the face is a height field seen that way: no ray grazes a

@@ -35,7 +35,7 @@ def run_cli():
             timeout=timeout,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"emospeaker {' '.join(args)} failed:\n{proc.stderr}")
+            raise AssertionError(f"emospeaker {' '.join(map(str, args))} failed:\n{proc.stderr}")
         return proc
 
     return run

@@ -9,7 +9,7 @@ import sys
 from .. import __version__
 from ..errors import Cancelled, EmoSpeakerError
 
-COMMANDS: tuple[str, ...] = ("animate", "capture", "preview", "head", "info", "serve")
+COMMANDS: tuple[str, ...] = ("animate", "capture", "preview", "head", "info", "render", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -11,8 +10,14 @@ from typing import Any
 
 from ..audio import DEFAULT_MAX_SECONDS
 from ..engines import engine_names
-from .common import add_emotion_args, emotion_from_args, parse_options, progress_bar, text_or_file
-from .serve import TOKEN_ENV
+from .common import (
+    add_emotion_args,
+    add_remote_args,
+    emotion_from_args,
+    parse_options,
+    progress_bar,
+    text_or_file,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,16 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-audio-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    remote = p.add_argument_group("remote", "animate on an `emospeaker serve` backend")
-    remote.add_argument("--server", metavar="HOST:PORT", help="use this server instead of local")
-    remote.add_argument(
-        "--token",
-        default=os.environ.get(TOKEN_ENV) or None,
-        help=f"the server's token (default: ${TOKEN_ENV})",
-    )
-    remote.add_argument("--tls-ca", metavar="PEM", help="CA certificate: connect over TLS")
-    remote.add_argument("--tls", action="store_true", help="TLS with the system's CAs")
-    remote.add_argument("--timeout", type=float, help="deadline in seconds for the call")
+    add_remote_args(p, "animate")
     p.set_defaults(run=run)
 
 

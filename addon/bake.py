@@ -29,7 +29,7 @@ import bpy
 import numpy as np
 
 from . import compat
-from .arkit import ARKIT_BLENDSHAPES, HEAD_CHANNELS, LAYERS
+from .arkit import ARKIT_BLENDSHAPES, HEAD_CHANNELS, HEAD_ROTATION, HEAD_TRANSLATION, LAYERS
 from .track import Track
 
 MARK = "emospeaker"
@@ -470,24 +470,24 @@ def _bake_head(
         col, gain = cols[name]
         return values[:, col].astype(np.float64) * gain
 
+    layers = []
     for layer, values in _ordered_layers(track):
-        angles = [column(values, c) for c in ("headPitch", "headYaw", "headRoll")]
-        offsets = [column(values, c) for c in ("headX", "headY", "headZ")]
-        has_rot, has_loc = any(a.any() for a in angles), any(o.any() for o in offsets)
-        if not (has_rot or has_loc):
-            continue
+        angles = np.stack([column(values, c) for c in HEAD_ROTATION], axis=1)
+        offsets = np.stack([column(values, c) for c in HEAD_TRANSLATION], axis=1)
+        if angles.any() or offsets.any():
+            layers.append((layer, angles, offsets))
+    steps = _rotation_steps([a for _, a, _ in layers], basis, mode)
+    for (layer, _, offsets), rotation in zip(layers, steps, strict=True):
         name = f"EmoSpeaker {layer} pose {head.describe()} @{start}"
         action, slot = _new_action(name, "OBJECT", layer, start, frames, provenance, journal)
         group = head.bone or "Object Transforms"
-        if has_rot:
-            rot = basis @ head_rotations(*angles) @ basis.T
-            rotation = _quaternions(rot) if mode == "QUATERNION" else _eulers(rot, mode)
+        if rotation is not None:
             for i in range(rotation.shape[1]):
                 fc = compat.new_fcurve(action, slot, rot_path, i, group)
                 _write_keys(fc, start, rotation[:, i].astype(np.float32))
                 curves += 1
-        if has_loc:
-            loc = head_translation(*offsets) @ basis.T
+        if offsets.any():
+            loc = head_translation(*offsets.T) @ basis.T
             for i in range(3):
                 fc = compat.new_fcurve(action, slot, loc_path, i, group)
                 _write_keys(fc, start, loc[:, i].astype(np.float32))
@@ -496,6 +496,57 @@ def _bake_head(
         if layer not in report.layers:
             report.layers.append(layer)
     return curves
+
+
+def _rotation_steps(
+    angles: list[np.ndarray], basis: np.ndarray, mode: str
+) -> list[np.ndarray | None]:
+    """Per-layer rotation channels whose NLA combination is exactly the rotation of the summed
+    angles, as the backend combines layers (sum, then rotate).
+
+    Layer k holds the step from the rotation of the first k-1 layers' sum to that of the
+    first k; COMBINE multiplies quaternions (lower @ upper) and adds Euler angles, so the steps
+    telescope to the whole. Muting a layer drops about its own share. None: no rotation.
+    """
+    out: list[np.ndarray | None] = []
+    total = np.zeros_like(angles[0]) if angles else None
+    previous = None  # the partial sum's rotation channels so far
+    for a in angles:
+        if not a.any():
+            out.append(None)
+            continue
+        total = total + a
+        m = basis @ head_rotations(*total.T) @ basis.T
+        if mode == "QUATERNION":
+            current = _quaternions(m)
+            step = current if previous is None else _qmul(_qconj(previous), current)
+            step = step * np.where(step[:, :1] < 0, -1.0, 1.0)  # small turns: w > 0
+        else:
+            current = _eulers(m, mode)
+            step = current if previous is None else current - previous
+            step = (step + np.pi) % (2 * np.pi) - np.pi  # same rotation, no 2-pi jumps
+        out.append(step)
+        previous = current
+    return out
+
+
+def _qconj(q: np.ndarray) -> np.ndarray:
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise Hamilton product a @ b of [F, 4] quaternions (w, x, y, z)."""
+    aw, ax, ay, az = a.T
+    bw, bx, by, bz = b.T
+    return np.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        axis=1,
+    )
 
 
 def _quaternions(m: np.ndarray) -> np.ndarray:

@@ -82,8 +82,8 @@ def scenario(name: str, tmp: Path, **args: object) -> dict:
 
 
 def layered_track(frames: int = 120, start: int = 30) -> FaceTrack:
-    """Four overlapping layers whose sum leaves [0, 1] (so the clamp matters), head motion only
-    in the head layer."""
+    """Four overlapping layers whose sum leaves [0, 1] (so the clamp matters); two of them turn
+    the head (their angles add before the rotation, as the backend combines layers)."""
     rng = np.random.default_rng(1)
     t = np.arange(frames) / 24
     layers = {}
@@ -96,6 +96,7 @@ def layered_track(frames: int = 120, start: int = 30) -> FaceTrack:
         layers[name] = v
     layers["head"][:, 52:55] = 0.2 * np.sin(t[:, None] * np.array([1.3, 0.7, 2.1]))
     layers["head"][:, 55:58] = 0.01 * np.cos(t[:, None] * np.array([1.1, 0.9, 0.5]))
+    layers["emotion"][:, 52:55] = 0.15 * np.cos(t[:, None] * np.array([0.4, 1.9, 0.8]))
     return FaceTrack(Fraction(24000, 1001), layers, start_frame=start, provenance={"engine": "t"})
 
 
@@ -187,8 +188,8 @@ def test_keying_mapping_bake_undo_layers_and_exports(addon_zip: Path, tmp_path: 
         raw = sum(v[int(f) - start, jaw] for v in track.layers.values()) if inside(int(f)) else 0
         assert got["jawOpen"] == pytest.approx(np.clip(0.1 + 0.5 * raw, 0, 1), abs=1e-6)
     assert all(n == 1 for name, n in r["tracks_after_rebake"] if name.startswith("EmoSpeaker"))
-    # four shape-key layers, the base and the head pose: replaced takes are gone
-    assert len(r["our_actions"]) == 6 and all(users == 1 for _, users in r["our_actions"])
+    # four shape-key layers, the base and two head-pose layers: replaced takes are gone
+    assert len(r["our_actions"]) == 7 and all(users == 1 for _, users in r["our_actions"])
 
     # exports, read back by the backend
     exported = load_track(tmp_path / "face.json")

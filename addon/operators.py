@@ -283,6 +283,9 @@ class EMOSPEAKER_OT_add_head(bpy.types.Operator):
         while root.parent is not None:  # the neck pivot the head turns about
             root = root.parent
         root.location += context.scene.cursor.location
+        # Euler YXZ is the FaceTrack's own order: delta X/Y/Z read as pitch/roll/yaw, and
+        # layers add exactly (Blender combines quaternion layers in float32: tiny turns drift)
+        root.rotation_mode = "YXZ"
         settings = context.scene.emospeaker
         settings.target = face
         settings.head_mode = "OBJECT"

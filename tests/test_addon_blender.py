@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import sys
+import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -294,8 +295,22 @@ def test_generate_on_a_real_backend_then_undo(
     assert r["undo_restores"], r.get("undo_diff")
 
 
+def long_line(path: Path, repeat: int = 4) -> Path:
+    """The sample said `repeat` times as a 16-bit wav: a call long enough to cancel mid-way."""
+    from emospeaker.audio import SAMPLE_RATE, load_audio
+
+    samples = np.tile(load_audio(SAMPLE_AUDIO).samples, repeat)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
 def test_cancel_leaves_the_scene_untouched(addon_zip: Path, server: dict, tmp_path: Path) -> None:
-    r = scenario("cancel", tmp_path, zip=addon_zip, address=server["address"], audio=SAMPLE_AUDIO)
+    audio = long_line(tmp_path / "long.wav")
+    r = scenario("cancel", tmp_path, zip=addon_zip, address=server["address"], audio=audio)
     assert r["result"] == ["CANCELLED"] and r["cancelled_at"]
     assert r["error"] == "CallCancelled"  # the gRPC call itself was cancelled mid-flight
     assert r["unchanged"] and r["running_after"] == 0

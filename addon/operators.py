@@ -286,6 +286,8 @@ class EMOSPEAKER_OT_add_head(bpy.types.Operator):
         # Euler YXZ is the FaceTrack's own order: delta X/Y/Z read as pitch/roll/yaw, and
         # layers add exactly (Blender combines quaternion layers in float32: tiny turns drift)
         root.rotation_mode = "YXZ"
+        for neck in (o for o in new if o.parent is None and o is not root):
+            _follow(neck, root)  # e.g. the neck: half the head's turn, all of its shift
         settings = context.scene.emospeaker
         settings.target = face
         settings.head_mode = "OBJECT"
@@ -297,6 +299,16 @@ class EMOSPEAKER_OT_add_head(bpy.types.Operator):
             f"added '{face.name}' with {len(face.data.shape_keys.key_blocks) - 1} shape keys",
         )
         return {"FINISHED"}
+
+
+def _follow(obj: bpy.types.Object, head: bpy.types.Object, share: float = 0.5) -> None:
+    """Make `obj` move with `head` and turn by `share` of its rotation (constraints, so it
+    follows whatever animates the head)."""
+    turn = obj.constraints.new("COPY_ROTATION")
+    turn.name, turn.target, turn.influence = "EmoSpeaker follow head", head, share
+    shift = obj.constraints.new("COPY_LOCATION")
+    shift.name, shift.target = "EmoSpeaker follow head", head
+    shift.use_offset = False
 
 
 class EMOSPEAKER_OT_export_track(bpy.types.Operator, ExportHelper):
@@ -359,9 +371,8 @@ class EMOSPEAKER_OT_export_gltf(bpy.types.Operator, ExportHelper):
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _target(context)
         settings = context.scene.emospeaker
-        objects = [obj]
-        if settings.head_mode != "NONE" and settings.head_object:
-            objects.append(settings.head_object)
+        head = settings.head_object if settings.head_mode != "NONE" else None
+        objects = _with_followers([obj] + ([head] if head else []), context.scene)
         path = self.filepath
         if not path.lower().endswith((".glb", ".gltf")):
             path += ".glb"
@@ -372,6 +383,21 @@ class EMOSPEAKER_OT_export_gltf(bpy.types.Operator, ExportHelper):
             return {"CANCELLED"}
         self.report({"INFO"}, f"wrote {path}")
         return {"FINISHED"}
+
+
+def _with_followers(objects: list, scene: bpy.types.Scene) -> list:
+    """`objects`, what follows them by constraint (the demo head's neck) and all children."""
+    chosen = list(objects)
+    for o in scene.objects:
+        if o not in chosen and any(getattr(c, "target", None) in chosen for c in o.constraints):
+            chosen.append(o)
+    for o in scene.objects:
+        parent = o.parent
+        while parent is not None and parent not in chosen:
+            parent = parent.parent
+        if parent is not None and o not in chosen:
+            chosen.append(o)
+    return chosen
 
 
 def _frames(op: Any, scene: bpy.types.Scene, obj: bpy.types.Object) -> tuple[int, int]:

@@ -293,6 +293,13 @@ def test_generate_on_a_real_backend_then_undo(
     assert exported.provenance["transcript"] is True and exported.provenance["seed"] == 5
     assert exported.provenance["audio_sha256"] == expected.provenance["audio_sha256"]
     assert r["undo_restores"], r.get("undo_diff")
+    doc, _ = read_glb(tmp_path / "gen.glb")
+    (anim,) = doc["animations"]
+    assert any(c["target"]["path"] == "weights" for c in anim["channels"])
+    if has_head():
+        names = {n.get("name") for n in doc["nodes"]}
+        assert {"EmoSpeakerHead", "EmoSpeakerHeadMesh", "EmoSpeakerNeckMesh"} <= names, names
+        assert r["neck_share"] is None or abs(r["neck_share"] - 0.5) < 1e-3
 
 
 def long_line(path: Path, repeat: int = 4) -> Path:

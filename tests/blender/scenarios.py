@@ -302,10 +302,16 @@ def generate(args: dict) -> dict:
     for f in probe:
         scene.frame_set(f)
         out["head_pose"][f] = [list(r) for r in head.matrix_basis.to_3x3()]
+    neck = bpy.data.objects.get("EmoSpeakerNeck")
+    if neck is not None:  # the demo head's neck turns by half the head's turn
+        scene.frame_set(probe[2])
+        turn = head.matrix_world.to_quaternion().angle
+        out["neck_share"] = neck.matrix_world.to_quaternion().angle / turn if turn else None
     exports = Path(args["out"])
     face = scene.emospeaker.target
     bpy.ops.emospeaker.export_track(filepath=str(exports / "gen.json"), file_format="JSON")
     bpy.ops.emospeaker.export_track(filepath=str(exports / "gen.csv"), file_format="CSV")
+    assert bpy.ops.emospeaker.export_gltf(filepath=str(exports / "gen.glb")) == {"FINISHED"}
     bpy.ops.ed.undo()
     after = fingerprint()
     out["undo_restores"] = after == before

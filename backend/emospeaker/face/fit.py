@@ -30,7 +30,7 @@ from ..track import FaceTrack
 from .anatomy import HEAD_PIVOT
 from .expression import ExpressionModel, expression_model
 from .landmarks import NUM_LANDMARKS, VideoLandmarks
-from .pose import apply_head_pose, head_angles
+from .pose import head_angles
 
 FITTER_VERSION = "1.0"
 Z_WEIGHT = 0.5  # MediaPipe's depth is less certain than its image coordinates
@@ -347,7 +347,6 @@ def _head_channels(pose: Similarity, size: tuple[int, int], smoothing: float) ->
 __all__ = [
     "FaceFit",
     "FrameFits",
-    "apply_head_pose",
     "fit_frames",
     "fit_image",
     "fit_video",

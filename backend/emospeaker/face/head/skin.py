@@ -79,9 +79,12 @@ def _rows() -> np.ndarray:
         return np.exp(-(((y - center) / width) ** 2))
 
     density = (
-        0.5 + 1.8 * near(0.003, 0.02) + 1.0 * near(-0.045, 0.012)
-        + 2.6 * near(-0.075, 0.012) + 0.8 * near(-0.11, 0.012)
-    )  # fmt: skip
+        0.5
+        + 1.8 * near(0.003, 0.02)
+        + 1.0 * near(-0.045, 0.012)
+        + 2.6 * near(-0.075, 0.012)
+        + 0.8 * near(-0.11, 0.012)
+    )
     cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]))])
     return np.interp(np.linspace(0, cumulative[-1], ROWS), cumulative, v)
 

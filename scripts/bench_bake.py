@@ -14,7 +14,9 @@ code is 1 if either of the first two misses the target.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -23,7 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="emospeaker-bench-"))
+USER_FOLDER = tempfile.mkdtemp(prefix="emospeaker-bench-")  # Blender's, kept out of $HOME
+atexit.register(shutil.rmtree, USER_FOLDER, True)
+os.environ.setdefault("BLENDER_USER_RESOURCES", USER_FOLDER)
 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402

@@ -75,7 +75,8 @@ def test_default_output_name_is_next_to_the_working_directory(run_cli, tmp_path,
         (["-o", "out.txt"], "unknown track format '.txt'"),
     ],
 )
-def test_errors_are_one_clear_line_and_exit_2(run_cli, tmp_path, args, message):
+def test_errors_are_one_clear_line_and_exit_2(run_cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)  # the control case writes hello.json next to the cwd
     proc = run_cli("animate", SAMPLE_AUDIO, *args, "-q", check=False)
     if not message:
         assert proc.returncode == 0

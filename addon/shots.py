@@ -86,7 +86,7 @@ def gather(context: bpy.types.Context) -> Shot:
         strip, channel, sound = None, 0, ""
         name = Path(bpy.path.abspath(settings.audio_file)).stem
     portrait, portrait_name = _portrait(settings)
-    renderer = "photo" if portrait else "mesh"
+    renderer = "photo" if portrait_name else "mesh"
     size = SIZES[settings.render_size]
     notes = list(request.notes)
     if renderer == "mesh" and size == 0:

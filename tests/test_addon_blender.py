@@ -352,7 +352,7 @@ def video_facts(path: Path) -> dict:
 def test_render_shot_places_the_video_over_its_sound(
     addon_zip: Path, server: dict, tmp_path: Path
 ) -> None:
-    from matplotlib import cbook
+    import matplotlib
     from PIL import Image
 
     no_face = tmp_path / "no_face.png"
@@ -361,7 +361,7 @@ def test_render_shot_places_the_video_over_its_sound(
     r = scenario(
         "render_shot", tmp_path, zip=addon_zip, address=server["address"],
         audio=short_line(tmp_path / "line.wav"), no_face=no_face, out=tmp_path,
-        portrait=cbook.get_sample_data("grace_hopper.jpg", asfileobj=False),
+        portrait=Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
     )  # fmt: skip
     renders = tmp_path / "renders"
     # an unsaved file renders into the add-on's user folder, under a name any disk takes

@@ -242,6 +242,20 @@ def baked_range(mesh: bpy.types.Object) -> tuple[int, int] | None:
     return int(min(s.frame_start for s in strips)), int(max(s.frame_end for s in strips))
 
 
+def take_frames(mesh: bpy.types.Object, start: int) -> int | None:
+    """How many frames the take baked on `mesh` from timeline frame `start` has (a Generate
+    for a sound strip at `start` makes one); None when no take starts there."""
+    key = mesh.data.shape_keys if mesh.type == "MESH" else None
+    for track in our_tracks(key.animation_data if key else None):
+        if _layer_of(track) == BASE:
+            continue
+        for strip in track.strips:
+            mark = json.loads(strip.action.get(MARK, "{}"))
+            if mark.get("start_frame") == start and round(strip.frame_start) == start:
+                return int(mark["frames"])
+    return None
+
+
 def clear(mesh: bpy.types.Object, head: HeadTarget | None = None) -> int:
     """Remove every track and action a bake made on `mesh` (and `head`); returns the count."""
     owners = [mesh.data.shape_keys] if mesh.type == "MESH" and mesh.data.shape_keys else []

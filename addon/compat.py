@@ -2,8 +2,8 @@
 
 Blender 4.4 introduced slotted actions (an action holds F-curves per *slot*, in channelbags
 inside layers/strips) and 5.0 removed the legacy `Action.fcurves`. 4.2 has only the legacy
-API. The Sequencer's `sequences_all` became `strips_all` in 4.4 (the old name left in 5.0).
-Everything else the add-on uses is the same in both.
+API. The Sequencer's `sequences` / `sequences_all` became `strips` / `strips_all` in 4.4 (the
+old names left in 5.0). Everything else the add-on uses is the same in both.
 """
 
 from __future__ import annotations
@@ -86,3 +86,18 @@ def sequencer_strips(scene: bpy.types.Scene) -> Iterable:
     if editor is None:
         return ()
     return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+
+
+def editor_strips(editor: bpy.types.SequenceEditor) -> bpy.types.bpy_prop_collection:
+    """The top-level strips of a Sequencer (where `new_movie` and `remove` live)."""
+    return editor.strips if hasattr(editor, "strips") else editor.sequences
+
+
+def new_movie(
+    editor: bpy.types.SequenceEditor, name: str, path: str, channel: int, frame_start: int
+) -> bpy.types.Strip:
+    """A movie strip of `path` (its picture only: the API adds no sound strip), scaled to fit
+    the render size."""
+    return editor_strips(editor).new_movie(
+        name, path, int(channel), int(frame_start), fit_method="FIT"
+    )

@@ -7,6 +7,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import bpy
 import numpy as np
@@ -34,7 +35,23 @@ class Request:
     engine: str = ""
     options: dict[str, str] = field(default_factory=dict)
     seed: int = 0
+    duration: float | None = None  # of the audio in seconds, when Blender could tell
     notes: list[str] = field(default_factory=list)
+
+    def animate_request(self) -> Any:
+        """The wire's AnimateRequest for these values."""
+        from .wire import client as wire
+
+        return wire.animate_request(
+            wire.audio_bytes(self.audio, self.audio_name),
+            fps=(self.fps.numerator, self.fps.denominator),
+            start_frame=self.start_frame,
+            emotion=wire.emotion_curves(self.curves.ravel().tolist(), len(self.curves)),
+            transcript=self.transcript,
+            engine=self.engine,
+            options=self.options,
+            seed=self.seed,
+        )
 
 
 def scene_fps(scene: bpy.types.Scene) -> Fraction:
@@ -56,6 +73,20 @@ def sound_source(scene: bpy.types.Scene, settings) -> tuple[bytes, str, float, f
         if not settings.audio_file:
             raise InputProblem("choose an audio file (or use a Sequencer sound strip)")
         return _read(path), os.path.basename(path), settings.file_start, _duration(path)
+    strip = sound_strip(scene, settings)
+    sound = strip.sound
+    if sound.packed_file is not None:
+        data = bytes(sound.packed_file.data)
+        duration = strip.frame_duration / float(scene_fps(scene))
+    else:
+        path = bpy.path.abspath(sound.filepath, library=sound.library)
+        data = _read(path)
+        duration = _duration(path)
+    return data, os.path.basename(sound.filepath) or sound.name, strip.frame_start, duration
+
+
+def sound_strip(scene: bpy.types.Scene, settings) -> bpy.types.Strip:  # noqa: ANN001
+    """The dialogue strip: the one named in the settings, or the scene's only sound strip."""
     strips = {s.name: s for s in compat.sequencer_strips(scene) if s.type == "SOUND"}
     if not strips:
         raise InputProblem("the scene has no sound strip; add one in the Video Sequencer")
@@ -66,16 +97,7 @@ def sound_source(scene: bpy.types.Scene, settings) -> tuple[bytes, str, float, f
             if not name
             else f"no sound strip named '{name}'"
         )
-    strip = strips[name]
-    sound = strip.sound
-    if sound.packed_file is not None:
-        data = bytes(sound.packed_file.data)
-        duration = strip.frame_duration / float(scene_fps(scene))
-    else:
-        path = bpy.path.abspath(sound.filepath, library=sound.library)
-        data = _read(path)
-        duration = _duration(path)
-    return data, os.path.basename(sound.filepath) or sound.name, strip.frame_start, duration
+    return strips[name]
 
 
 def _read(path: str) -> bytes:
@@ -128,15 +150,17 @@ def parse_options(text: str) -> dict[str, str]:
     return out
 
 
-def gather(context: bpy.types.Context) -> Request:
+def gather(context: bpy.types.Context, need_target: bool = True) -> Request:
+    """What Generate sends. Without a face object (allowed when `need_target` is False) there
+    are no emotion keys to sample: the emotion is none."""
     scene = context.scene
     settings = scene.emospeaker
     obj = settings.target
-    if obj is None:
+    if obj is None and need_target:
         raise InputProblem("choose the face object (or press Add EmoSpeaker Head)")
     audio, name, start, duration = sound_source(scene, settings)
     fps = scene_fps(scene)
-    notes = []
+    notes = [] if obj is not None else ["no face object (it holds the emotion keys): no emotion"]
     start_frame = round(start)
     if abs(start - start_frame) > 1e-3:
         notes.append(f"the sound starts at frame {start:g}; the animation starts at {start_frame}")
@@ -150,10 +174,15 @@ def gather(context: bpy.types.Context) -> Request:
         audio_name=name,
         fps=fps,
         start_frame=start_frame,
-        curves=emotion_curves(obj, start_frame, frames),
+        curves=(
+            emotion_curves(obj, start_frame, frames)
+            if obj is not None
+            else np.zeros((frames, len(EMOTIONS)), np.float32)
+        ),
         transcript=transcript.strip(),
         engine=settings.engine.strip(),
         options=parse_options(settings.options),
         seed=settings.seed,
+        duration=duration,
         notes=notes,
     )

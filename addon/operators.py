@@ -1,4 +1,5 @@
-"""Operators: key emotions, map channels, generate and bake, the demo head, exports."""
+"""Operators: key emotions, map channels, generate and bake, render the shot, the demo head,
+exports."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import bake, exporting, mapping, prefs, tasks
+from . import bake, exporting, mapping, prefs, shots, tasks
 from . import track as tracks
 from .arkit import EMOTIONS
 from .inputs import EMOTION_PATH, InputProblem, gather, scene_fps
@@ -187,24 +188,72 @@ class EMOSPEAKER_OT_generate(_Baking, tasks.TaskOperator, bpy.types.Operator):
 
 def _animate(connection: Any, request: Any, task: tasks.Task) -> Any:
     """Worker thread: one Animate call, streamed into the client's plain track."""
-    from .wire import client as wire
-
     with connection.client() as client:
-        call = wire.animate_request(
-            wire.audio_bytes(request.audio, request.audio_name),
-            fps=(request.fps.numerator, request.fps.denominator),
-            start_frame=request.start_frame,
-            emotion=wire.emotion_curves(request.curves.ravel().tolist(), len(request.curves)),
-            transcript=request.transcript,
-            engine=request.engine,
-            options=request.options,
-            seed=request.seed,
-        )
+        call = request.animate_request()
         task.progress("sending", 0.0)
         stream = client.animate(call, cancel_event=task.cancel_event)
         result = stream.track(on_progress=task.progress)
     task.progress("baking", 1.0)
     return result
+
+
+class EMOSPEAKER_OT_render_shot(tasks.TaskOperator, bpy.types.Operator):
+    """Render the shot (the dialogue strip and the face's animation over it) on the backend,
+    from the portrait photo or as the built-in head, and place the video in the Sequencer above
+    the sound strip (runs in the background; Esc cancels)"""
+
+    bl_idname = "emospeaker.render_shot"
+    bl_label = "Render Shot"
+    bl_options = {"REGISTER", "UNDO"}
+
+    _shot: shots.Shot | None = None
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if tasks.RUNNING:
+            cls.poll_message_set("An EmoSpeaker call is running (Esc cancels it)")
+            return False
+        return True
+
+    def begin(self, context: bpy.types.Context) -> tasks.Task | None:
+        try:
+            shot = shots.gather(context)
+        except (InputProblem, mapping.MappingProblem, bake.BakeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return None
+        for note in shot.notes:
+            self.report({"WARNING"}, note)
+        self._shot = shot
+        connection = prefs.connection(context)
+        return tasks.Task("Render Shot", lambda task: shots.render(connection, shot, task))
+
+    def finish(self, context: bpy.types.Context, result: Any) -> set[str]:
+        shot = self._shot
+        try:
+            strip, notes = shots.place(context.scene, shot, result.frames)
+        except (shots.PlacementError, OSError, RuntimeError) as exc:
+            self.report({"ERROR"}, f"the video could not be placed: {exc}")
+            return {"CANCELLED"}
+        self.report(
+            {"INFO"},
+            f"rendered {result.frames} frames of {shot.motion} ({shot.renderer}) to "
+            f"{shot.output}; placed on channel {strip.channel} from frame "
+            f"{int(strip.frame_start)}",
+        )
+        for note in notes:
+            self.report({"WARNING"}, note)
+        return {"FINISHED"}
+
+    def describe_error(self, error: BaseException) -> str:
+        """Name the portrait file when the backend found fault with it."""
+        if getattr(error, "field", None) in ("portrait", "face_index") and self._shot:
+            details = error.details.removeprefix("portrait: ")
+            return f"portrait '{self._shot.portrait_name}': {details} [{error.code}]"
+        return str(error)
+
+    def release(self, task: tasks.Task) -> None:
+        if self._shot is not None:
+            shots.discard(self._shot)
 
 
 class EMOSPEAKER_OT_bake_file(_Baking, bpy.types.Operator, ImportHelper):
@@ -421,6 +470,7 @@ CLASSES = (
     EMOSPEAKER_OT_key_emotion,
     EMOSPEAKER_OT_auto_map,
     EMOSPEAKER_OT_generate,
+    EMOSPEAKER_OT_render_shot,
     EMOSPEAKER_OT_bake_file,
     EMOSPEAKER_OT_clear_bake,
     EMOSPEAKER_OT_add_head,

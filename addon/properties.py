@@ -81,7 +81,8 @@ def _is_mesh(self, obj) -> bool:  # noqa: ANN001
 
 
 class SceneSettings(bpy.types.PropertyGroup):
-    """What Generate uses: target, audio, transcript, engine, head target, keying choice."""
+    """What Generate and Render Shot use: target, audio, transcript, engine, head target,
+    portrait and render choices, keying choice."""
 
     target: PointerProperty(
         type=bpy.types.Object,
@@ -133,6 +134,48 @@ class SceneSettings(bpy.types.PropertyGroup):
         description="Object to turn (empty: the face), or the armature with the head bone",
     )
     head_bone: StringProperty(name="Bone", default="head", search=_bones)
+    portrait_image: PointerProperty(
+        type=bpy.types.Image,
+        name="Portrait",
+        description="Photo to animate (its file is sent; wins over the file below). None: "
+        "the built-in head",
+    )
+    portrait_file: StringProperty(
+        name="Portrait File",
+        subtype="FILE_PATH",
+        description="Photo to animate (jpg, png); empty: render the built-in head",
+    )
+    render_size: EnumProperty(
+        name="Size",
+        items=(
+            ("256", "256", "256x256 around the face (fast)"),
+            ("512", "512", "512x512 around the face"),
+            ("FULL", "Full", "The whole portrait at its own size"),
+        ),
+        default="512",
+    )
+    face_index: IntProperty(
+        name="Face",
+        default=-1,
+        min=-1,
+        description="Which face of the portrait, 0 = leftmost (-1: the only one)",
+    )
+    render_motion: EnumProperty(
+        name="Motion",
+        items=(
+            ("BAKED", "Baked Animation", "What the face does on screen over the shot, with "
+             "your edits (a new animation when nothing is baked there)"),
+            ("GENERATE", "New Animation", "Animate the dialogue afresh with the settings above"),
+        ),
+        default="BAKED",
+    )  # fmt: skip
+    render_folder: StringProperty(
+        name="Folder",
+        subtype="DIR_PATH",
+        default="//renders/",
+        description="Where the video goes, as <shot name>.mp4 (a file not yet saved uses the "
+        "add-on's user folder)",
+    )
     key_emotion: EnumProperty(
         name="Emotion",
         items=[(e, e.capitalize(), f"Key {e}") for e in EMOTIONS],

@@ -95,17 +95,24 @@ class TaskOperator:
     def describe_error(self, error: BaseException) -> str:
         return str(error) or type(error).__name__
 
+    def release(self, task: Task) -> None:
+        """Called last, whatever happened (finished, failed or cancelled): e.g. remove what
+        the work left for `finish` but `finish` did not take."""
+
     # -- both paths end here, on the main thread
 
     def _end(self, context: bpy.types.Context, task: Task) -> set[str]:
         task.forget()
-        if task.cancelled:
-            self.report({"WARNING"}, f"{task.title} cancelled; nothing was changed")
-            return {"CANCELLED"}
-        if task.error is not None:
-            self.report({"ERROR"}, f"{task.title} failed: {self.describe_error(task.error)}")
-            return {"CANCELLED"}
-        return self.finish(context, task.result)
+        try:
+            if task.cancelled:
+                self.report({"WARNING"}, f"{task.title} cancelled; nothing was changed")
+                return {"CANCELLED"}
+            if task.error is not None:
+                self.report({"ERROR"}, f"{task.title} failed: {self.describe_error(task.error)}")
+                return {"CANCELLED"}
+            return self.finish(context, task.result)
+        finally:
+            self.release(task)
 
     # -- scripts and background mode: wait here (cancellable through the task from a thread)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .arkit import ALL_CHANNELS, ARKIT_BLENDSHAPES
+from .arkit import ALL_CHANNELS, ARKIT_BLENDSHAPES, EMOTIONS
 
 FORMAT_NAME = "emospeaker.facetrack"
 FORMAT_VERSION = 1
@@ -68,6 +68,29 @@ class Track:
             start_frame=int(wire_track.start_frame),
             emotion=None if emotion is None else emotion.copy(),
             provenance=dict(wire_track.provenance),
+        )
+
+    def to_wire(self) -> Any:
+        """As the gRPC client's plain-Python track (for a Render request)."""
+        from array import array
+
+        from .wire.track import Track as WireTrack
+
+        def floats(values: np.ndarray) -> array:
+            out = array("f")
+            out.frombytes(np.ascontiguousarray(values, dtype=np.float32).tobytes())
+            return out
+
+        return WireTrack(
+            channels=list(self.channels),
+            fps=(self.fps.numerator, self.fps.denominator),
+            start_frame=self.start_frame,
+            frames=self.frames,
+            layers={name: floats(v) for name, v in self.layers.items()},
+            values=floats(self.values),
+            emotions=list(EMOTIONS),
+            emotion=None if self.emotion is None else floats(self.emotion),
+            provenance=dict(self.provenance),
         )
 
 

@@ -75,13 +75,42 @@ class EMOSPEAKER_PT_generate(_Panel, bpy.types.Panel):
             col.prop(settings, "head_bone")
         col.separator()
         col.label(text=f"Backend: {prefs.get(context).address}", icon="LINKED")
-        row = col.row()
+        row = col.row(align=True)
         row.scale_y = 1.5
         row.operator("emospeaker.generate", icon="PLAY")
+        row.operator("emospeaker.render_shot", icon="RENDER_ANIMATION")
         prefs.draw_progress(col)
         row = col.row(align=True)
         row.operator("emospeaker.bake_file", icon="IMPORT")
         row.operator("emospeaker.clear_bake", icon="TRASH")
+
+
+class EMOSPEAKER_PT_render(_Panel, bpy.types.Panel):
+    """What Render Shot makes: a photo render of the portrait, or the built-in head."""
+
+    bl_label = "Render Shot"
+    bl_parent_id = "EMOSPEAKER_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.emospeaker
+        col = self.layout.column()
+        col.prop(settings, "portrait_image", icon="IMAGE_DATA")
+        if settings.portrait_image is None:
+            col.prop(settings, "portrait_file")
+        photo = settings.portrait_image is not None or settings.portrait_file
+        col.label(
+            text="Renderer: photo (the portrait)" if photo else "Renderer: mesh (built-in head)",
+            icon="IMAGE_RGB" if photo else "USER",
+        )
+        col.row().prop(settings, "render_size", expand=True)
+        sub = col.row()
+        sub.enabled = bool(photo)
+        sub.prop(settings, "face_index")
+        col.prop(settings, "render_motion")
+        col.prop(settings, "render_folder")
+        row = col.row()
+        row.scale_y = 1.5
+        row.operator("emospeaker.render_shot", icon="RENDER_ANIMATION")
 
 
 class EMOSPEAKER_PT_layers(_Panel, bpy.types.Panel):
@@ -175,6 +204,7 @@ CLASSES = (
     EMOSPEAKER_PT_main,
     EMOSPEAKER_PT_emotion,
     EMOSPEAKER_PT_generate,
+    EMOSPEAKER_PT_render,
     EMOSPEAKER_PT_layers,
     EMOSPEAKER_UL_mapping,
     EMOSPEAKER_PT_mapping,

@@ -324,6 +324,82 @@ def test_cancel_leaves_the_scene_untouched(addon_zip: Path, server: dict, tmp_pa
     assert "Generate cancelled; nothing was changed" in r["_stdout"]
 
 
+def short_line(path: Path, seconds: float = 1.2) -> Path:
+    """A short piece of the sample (a quick render) as a 16-bit wav."""
+    from emospeaker.audio import SAMPLE_RATE, load_audio
+
+    samples = load_audio(SAMPLE_AUDIO).samples[int(0.3 * SAMPLE_RATE) :][
+        : int(seconds * SAMPLE_RATE)
+    ]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def video_facts(path: Path) -> dict:
+    import av
+
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video)]
+        audio = len(container.streams.audio)
+    return {"frames": len(frames), "size": frames[0].shape[:2], "audio": audio, "first": frames[0]}
+
+
+def test_render_shot_places_the_video_over_its_sound(
+    addon_zip: Path, server: dict, tmp_path: Path
+) -> None:
+    import matplotlib
+    from PIL import Image
+
+    no_face = tmp_path / "no_face.png"
+    ramp = np.linspace(0, 255, 160 * 160 * 3).reshape(160, 160, 3).astype(np.uint8)
+    Image.fromarray(ramp).save(no_face)
+    r = scenario(
+        "render_shot", tmp_path, zip=addon_zip, address=server["address"],
+        audio=short_line(tmp_path / "line.wav"), no_face=no_face, out=tmp_path,
+        portrait=Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
+    )  # fmt: skip
+    renders = tmp_path / "renders"
+    # an unsaved file renders into the add-on's user folder, under a name any disk takes
+    assert r["unsaved"] == [True, "renders", "line 1_ _take_ 2.mp4"]
+    # Esc mid-call: the gRPC call is cancelled, nothing is written or placed
+    assert r["cancel"] == ["CANCELLED"] and r["cancel_seen"]
+    assert r["cancel_error"] == "CallCancelled" and r["cancel_unchanged"]
+    assert r["cancel_files"] == [] and "Render Shot cancelled" in r["_stdout"]
+    # the motion is what the face shows over the shot, the animator's edit included
+    frames = r["take"]
+    assert r["gathered"] == {"start": 11, "frames": frames} and r["gathered_error"] < 1e-6
+    baked, edited = np.array(r["jaw_baked"]), np.array(r["jaw_edited"])
+    assert baked.max() > 0.05 and np.allclose(edited, 0.5 * baked, atol=1e-6)
+    # mesh head at 256: above the sound strip from its start, one frame per track frame
+    mesh = r["mesh"]
+    assert mesh["result"] == ["FINISHED"], mesh["message"]
+    (strip,) = mesh["strips"]
+    assert strip["frame_start"] == 11 and strip["frames"] == frames and strip["fps"] == 24
+    assert strip["channel"] == 3  # channel 2 holds another strip over those frames
+    assert strip["shot"] == "line" and strip["path"] == str(renders / "line.mp4")
+    assert r["sounds"] == 1  # the movie's own sound is not added again
+    facts = video_facts(tmp_path / "mesh.mp4")
+    assert facts["frames"] == frames and facts["size"] == (256, 256) and facts["audio"] == 1
+    assert r["undo_restores"] and r["redo"] == mesh["strips"]
+    # the photo render replaces that strip (same place) and file
+    photo = r["photo"]
+    assert photo["result"] == ["FINISHED"], photo["message"]
+    assert photo["strips"] == mesh["strips"]
+    photo_facts = video_facts(renders / "line.mp4")
+    assert photo_facts["frames"] == frames and photo_facts["size"] == (256, 256)
+    assert np.abs(photo_facts["first"].astype(int) - facts["first"]).mean() > 10
+    # a portrait without a face: a clear message, no file, no strip
+    result, message = r["no_face"]
+    assert result == ["CANCELLED"] and "no face found" in message and "no_face.png" in message
+    assert r["no_face_unchanged"] and r["files"] == ["line.mp4"]
+    assert r["fps_notes"][0] == [] and "25.000 fps but the scene at 24.000" in r["fps_notes"][1][0]
+
+
 def test_failures_give_clear_messages_and_change_nothing(
     addon_zip: Path, server: dict, tmp_path: Path
 ) -> None:
@@ -408,3 +484,5 @@ def test_every_panel_draws_in_every_state(addon_zip: Path, tmp_path: Path) -> No
     assert "Nothing baked yet" in drawn["target"]
     assert "lips" in drawn["baked"] and "EmoSpeaker 9.9 at 127.0.0.1:1 on cpu" in drawn["baked"]
     assert "neural: no torch" in drawn["baked"] and "Generate: starting" in drawn["baked"]
+    assert "Renderer: mesh (built-in head)" in drawn["empty"]
+    assert "Renderer: photo (the portrait)" in drawn["baked"]

@@ -358,6 +358,128 @@ def cancel(args: dict) -> dict:
     }
 
 
+def sequencer() -> list:
+    """The Sequencer's strips as plain values, to compare a scene before and after."""
+    editor = bpy.context.scene.sequence_editor
+    return sorted(
+        (s.name, s.type, s.channel, s.frame_start, s.frame_final_duration, s.get("emospeaker_shot"))
+        for s in (editor.strips_all if editor else ())
+    )
+
+
+def movie_strips() -> list[dict]:
+    editor = bpy.context.scene.sequence_editor
+    return [
+        {
+            "name": s.name,
+            "channel": s.channel,
+            "frame_start": s.frame_start,
+            "frames": s.frame_final_duration,
+            "path": bpy.path.abspath(s.filepath),
+            "shot": s.get("emospeaker_shot"),
+            "fps": s.fps,
+        }
+        for s in editor.strips_all
+        if s.type == "MOVIE"
+    ]
+
+
+def cancel_when_rendering(mod, seen: dict) -> threading.Thread:  # noqa: ANN001
+    """Cancel the running call (what Esc does) once the backend reports progress."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            running = list(mod.tasks.RUNNING)
+            if running and running[0].stage not in ("starting", "sending"):
+                seen["stage"], seen["task"] = running[0].stage, running[0]
+                running[0].cancel()
+                return
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def render_shot(args: dict) -> dict:
+    """Render Shot on a real backend: cancel, the baked animation with an edit, the mesh head
+    at 256, undo and redo, a photo re-render that replaces the strip, a portrait without a
+    face."""
+    import shutil
+
+    mod = install(args["zip"])
+    addon_prefs().address = args["address"]
+    folder = Path(args["out"])
+    unsaved = mod.shots.output_path("//renders/", 'line 1: "take" 2')
+    user = Path(os.environ["BLENDER_USER_RESOURCES"])
+    out: dict = {"unsaved": [unsaved.is_relative_to(user), unsaved.parent.name, unsaved.name]}
+    bpy.ops.wm.save_as_mainfile(filepath=str(folder / "shot.blend"))  # renders go to //renders
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    editor = scene.sequence_editor_create()
+    editor.strips.new_sound("line", args["audio"], 1, 11)
+    editor.strips.new_effect("title", "COLOR", 2, 15, length=10)  # channel 2 is taken there
+    settings = scene.emospeaker
+    settings.sound_strip, settings.render_size = "line", "256"
+    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+    key_emotions(face, [(11, "happy", 0.8, True)])
+    renders = folder / "renders"
+
+    seen: dict = {}
+    before = fingerprint(), sequencer()
+    watcher = cancel_when_rendering(mod, seen)
+    out["cancel"] = list(call(bpy.ops.emospeaker.render_shot)[0])
+    watcher.join()
+    task = seen.pop("task", None)
+    out["cancel_error"] = type(task.error).__name__ if task and task.error else None
+    out["cancel_seen"] = seen
+    out["cancel_unchanged"] = (fingerprint(), sequencer()) == before
+    out["cancel_files"] = sorted(p.name for p in renders.iterdir()) if renders.exists() else []
+
+    assert call(bpy.ops.emospeaker.generate)[0] == {"FINISHED"}
+    out["take"] = mod.bake.take_frames(face, 11)
+    # the animator's edit: the lips layer at half strength; the render must show that
+    key = face.data.shape_keys
+    shot_frames = range(11, 11 + out["take"])
+    out["jaw_baked"] = [v["jawOpen"] for v in key_values(face, shot_frames, mapped(face)).values()]
+    lips = next(t for t in key.animation_data.nla_tracks if t.name == "EmoSpeaker lips")
+    lips.strips[0].influence = 0.5
+    out["jaw_edited"] = [v["jawOpen"] for v in key_values(face, shot_frames, mapped(face)).values()]
+    shot = mod.shots.gather(bpy.context)
+    jaw = shot.track.values[:, shot.track.channels.index("jawOpen")]
+    out["gathered"] = {"start": shot.track.start_frame, "frames": shot.track.frames}
+    out["gathered_error"] = float(max(abs(jaw - out["jaw_edited"])))
+
+    before = sequencer()
+    result, message = call_undoable(bpy.ops.emospeaker.render_shot)
+    out["mesh"] = {"result": sorted(result), "message": message, "strips": movie_strips()}
+    out["sounds"] = sum(1 for s in editor.strips_all if s.type == "SOUND")
+    shutil.copy(renders / "line.mp4", folder / "mesh.mp4")
+    bpy.ops.ed.undo()
+    out["undo_restores"] = sequencer() == before
+    bpy.ops.ed.redo()
+    out["redo"] = movie_strips()
+
+    image = bpy.data.images.load(args["portrait"])
+    bpy.context.scene.emospeaker.portrait_image = image
+    result, message = call_undoable(bpy.ops.emospeaker.render_shot)
+    out["photo"] = {"result": sorted(result), "message": message, "strips": movie_strips()}
+
+    bpy.context.scene.emospeaker.portrait_image = None
+    bpy.context.scene.emospeaker.portrait_file = args["no_face"]
+    before = sequencer(), sorted((p.name, p.stat().st_mtime_ns) for p in renders.iterdir())
+    out["no_face"] = list(call(bpy.ops.emospeaker.render_shot))
+    after = sequencer(), sorted((p.name, p.stat().st_mtime_ns) for p in renders.iterdir())
+    out["no_face_unchanged"] = after == before
+    out["files"] = sorted(p.name for p in renders.iterdir())
+    out["fps_notes"] = [
+        mod.shots.fps_notes(bpy.context.scene, rate, movie)
+        for rate, movie in ((24, 24.0), (25, 25.0))
+    ]
+    return out
+
+
 def failures(args: dict) -> dict:
     """Server down, and an unreadable audio file on a real server: clear errors, no change."""
     mod = install(args["zip"])
@@ -433,6 +555,7 @@ def ui_draw(args: dict) -> dict:
         ["mesh"], list(mod.arkit.EMOTIONS), 600.0,
     )  # fmt: skip
     mod.backend.STATE.capabilities = caps
+    scene.emospeaker.portrait_file = "//portrait.jpg"
     task = mod.tasks.Task("Generate", lambda t: time.sleep(0.3)).start()
     draw_all("baked")
     task.wait()

@@ -2,11 +2,11 @@
 
 pyrender's platform layer gives the context (OSMesa on the CPU by default; set
 PYOPENGL_PLATFORM=egl for a GPU); the drawing is a handful of direct OpenGL calls. pyrender's
-own scene renderer cost ~10x more per frame here: it rebuilt a mesh, re-uploaded it and (under
-OSMesa, whose context handle PyOpenGL hands out anew on each query, defeating pyrender's
-program cache) recompiled its shaders for every part of every frame. Here the mesh stays on
-the GPU: each frame uploads only positions and normals, and the closed shells (skin, eyes)
-skip their back faces.
+own scene renderer cost ~8x more per frame here and leaked ~30 MB a frame: it rebuilt and
+re-uploaded the mesh, and (under OSMesa, whose context handle PyOpenGL hands out anew on each
+query, defeating pyrender's program cache) compiled new shaders for every part of every
+frame. Here the mesh stays on the GPU: each frame uploads only positions and normals, the
+shells (skin, eyes) skip their back faces, and matte parts are lit per vertex (shading.py).
 """
 
 from __future__ import annotations

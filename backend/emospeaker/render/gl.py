@@ -35,8 +35,7 @@ def _platform(width: int, height: int):
 class Offscreen:
     """An OpenGL context drawing into its own colour + depth framebuffer of width x height.
 
-    Each instance has its own context; `make_current()` before drawing when several exist
-    (or when another thread drew last).
+    Each instance has its own context: `make_current()` before drawing when several exist.
     """
 
     def __init__(self, width: int, height: int):

@@ -108,6 +108,7 @@ def recognize_phones(
 ) -> list[PhoneSegment]:
     """Phones recognised in 16 kHz mono `samples` (times relative to the first sample)."""
     decoder = _allphone_decoder(settings)
+    decoder.reinit_feat()  # forget the cepstral mean of earlier audio: same input, same phones
     decoder.start_utt()
     decoder.process_raw(to_pcm16(samples), full_utt=True)
     decoder.end_utt()
@@ -146,6 +147,7 @@ def align_phones(samples: np.ndarray, words: list[str]) -> Alignment:
     if missing:
         raise AlignmentError(f"words not in the dictionary: {', '.join(missing[:8])}")
     decoder = _align_decoder()
+    decoder.reinit_feat()
     pcm = to_pcm16(samples)
     try:
         decoder.set_align_text(" ".join(words))

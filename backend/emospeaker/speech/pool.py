@@ -38,6 +38,8 @@ from .recognize import (
 CHUNK_SECONDS = 4.0  # aim: enough context for the decoder, small enough to share out
 MAX_CHUNK_SECONDS = 8.0
 MIN_PAUSE_SECONDS = 0.12
+SKIP_PAUSE_SECONDS = 0.4  # the inside of longer pauses is silence: not worth decoding
+PAUSE_MARGIN_SECONDS = 0.15
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -100,7 +102,29 @@ def chunk_bounds(samples: np.ndarray, pauses: list[tuple[float, float]]) -> list
         bounds.append((start, cut))
         start = cut
     bounds.append((start, total))
-    return bounds
+    return _trim(bounds, pauses)
+
+
+def _trim(
+    bounds: list[tuple[int, int]], pauses: list[tuple[float, float]]
+) -> list[tuple[int, int]]:
+    """Drop the inside of long pauses at the ends of each chunk (the gaps become silence)."""
+    margin = PAUSE_MARGIN_SECONDS
+    long = [
+        (int((a + margin) * SAMPLE_RATE), int((b - margin) * SAMPLE_RATE))
+        for a, b in pauses
+        if b - a >= SKIP_PAUSE_SECONDS
+    ]
+    out = []
+    for a, b in bounds:
+        for lo, hi in long:
+            if lo <= a < hi:
+                a = hi
+            if lo < b <= hi:
+                b = lo
+        if b - a >= SAMPLE_RATE // 10:
+            out.append((a, b))
+    return out
 
 
 def _quietest(samples: np.ndarray, lo: int, hi: int) -> int:
@@ -121,7 +145,7 @@ def recognize_chunked(
     job = job or Job()
     bounds = chunk_bounds(samples, pauses)
     parts = _run(recognize_phones, [(samples[a:b], settings) for a, b in bounds], job, in_workers)
-    return _join(parts, [a / SAMPLE_RATE for a, _ in bounds])
+    return _join(parts, [a / SAMPLE_RATE for a, _ in bounds], len(samples) / SAMPLE_RATE)
 
 
 def start_alignment(samples: np.ndarray, words: list[str]) -> Future | None:
@@ -194,13 +218,23 @@ def _run(
     return [results[i] for i in range(len(arguments))]
 
 
-def _join(parts: list[list[PhoneSegment]], offsets: list[float]) -> list[PhoneSegment]:
+def _join(
+    parts: list[list[PhoneSegment]], offsets: list[float], duration: float
+) -> list[PhoneSegment]:
+    """Chunks' phones on one timeline, silence in the gaps between chunks."""
     out: list[PhoneSegment] = []
+
+    def add(phone: str, start: float, end: float) -> None:
+        if end <= start:
+            return
+        if out and phone == SILENCE == out[-1].phone:
+            out[-1] = PhoneSegment(SILENCE, out[-1].start, end)
+        else:
+            out.append(PhoneSegment(phone, start, end))
+
     for part, offset in zip(parts, offsets, strict=True):
+        add(SILENCE, out[-1].end if out else 0.0, offset)
         for seg in part:
-            shifted = PhoneSegment(seg.phone, seg.start + offset, seg.end + offset)
-            if out and shifted.phone == SILENCE == out[-1].phone:
-                out[-1] = PhoneSegment(SILENCE, out[-1].start, shifted.end)
-            else:
-                out.append(shifted)
+            add(seg.phone, seg.start + offset, seg.end + offset)
+    add(SILENCE, out[-1].end if out else 0.0, duration)
     return out

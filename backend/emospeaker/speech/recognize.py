@@ -2,7 +2,7 @@
 
 Two ways, both returning ARPAbet PhoneSegments (see `phones`) in seconds:
 
-- `recognize_phones(samples)`: allphone decoding with the en-us phone language model: no
+- `recognize_phones(samples)`: allphone decoding (a free loop over the model's phones): no
   transcript needed, any speech.
 - `align_phones(samples, words)`: forced alignment to a transcript: the cmudict
   pronunciation of each word, aligned to the audio (two passes: words, then phones).
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..audio import SAMPLE_RATE
 from ..errors import EmoSpeakerError
-from .phones import SILENCE, PhoneSegment
+from .phones import PHONES, SILENCE, PhoneSegment
 
 FRAME_RATE = 100  # pocketsphinx frames per second (also with frame downsampling)
 # The en-us model's front end (its feat.params) but without noise removal: the noise
@@ -56,11 +57,14 @@ class DecoderSettings:
 
     `downsample` scores every n-th frame (2 saves a third of the time but costs accuracy),
     `topn` is the number of Gaussians kept per codebook (1 is as accurate as 4 for phones
-    and cheaper), `lm_weight` the phone language model's weight (pocketsphinx's 6.5 is
-    tuned for words; 1-2 recover far more phones). Chosen with the lip-sync benchmark's
-    measures: STANDARD reached r = 0.45 on the real clips and 0.81 on synthetic speech,
-    FAST 0.43 and 0.75, pocketsphinx's defaults (downsample 1, topn 4, lm_weight 6.5)
-    0.38 and 0.67.
+    and cheaper), `lm_weight` weighs the phone loop's (uniform) probabilities against the
+    acoustics, in effect a phone insertion penalty.
+
+    The phone loop is uniform on purpose: pocketsphinx's en-us phone trigram model cost
+    45% of the decoding time and, at the weight that suits phones (1-2), gained nothing.
+    Measured with the lip-sync benchmark's measures (real clips r, synthetic speech r):
+    STANDARD 0.46 and 0.82; FAST 0.45 and 0.76; the phone trigram model at weight 1
+    0.45 and 0.81; pocketsphinx's defaults (trigram at 6.5, topn 4) 0.38 and 0.67.
     """
 
     downsample: int = 1
@@ -69,7 +73,7 @@ class DecoderSettings:
 
 
 STANDARD = DecoderSettings()
-FAST = DecoderSettings(downsample=2, lm_weight=2.0)
+FAST = DecoderSettings(downsample=2)
 
 
 def model_dir() -> str:
@@ -82,18 +86,30 @@ def model_dir() -> str:
 def _allphone_decoder(settings: DecoderSettings) -> object:
     from pocketsphinx import Decoder
 
-    model = model_dir()
-    return Decoder(
-        hmm=os.path.join(model, "en-us"),
-        allphone=os.path.join(model, "en-us-phone.lm.bin"),
-        lm=None,
-        dict=None,
-        ds=settings.downsample,
-        topn=settings.topn,
-        lw=settings.lm_weight,
-        loglevel="FATAL",
-        **_FRONT_END,
-    )
+    with tempfile.TemporaryDirectory(prefix="emospeaker-") as folder:
+        loop = os.path.join(folder, "phones.arpa")  # read once, while the decoder is built
+        with open(loop, "w") as out:
+            out.write(_uniform_phone_loop())
+        return Decoder(
+            hmm=os.path.join(model_dir(), "en-us"),
+            allphone=loop,
+            lm=None,
+            dict=None,
+            ds=settings.downsample,
+            topn=settings.topn,
+            lw=settings.lm_weight,
+            loglevel="FATAL",
+            **_FRONT_END,
+        )
+
+
+def _uniform_phone_loop() -> str:
+    """An ARPA unigram model giving every phone (and silence) the same probability."""
+    names = [p for p in PHONES if p != SILENCE] + [SILENCE, "<s>", "</s>"]
+    logprob = np.log10(1.0 / (len(names) - 2))
+    lines = ["\\data\\", f"ngram 1={len(names)}", "", "\\1-grams:"]
+    lines += [f"{logprob:.4f} {name}" for name in names]
+    return "\n".join(lines + ["", "\\end\\", ""])
 
 
 @lru_cache(maxsize=1)

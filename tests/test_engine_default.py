@@ -285,3 +285,19 @@ def test_cancelling_from_another_thread_during_alignment(utt):
     with pytest.raises(Cancelled):
         animate(long, fps=FPS, transcript=" ".join([utt.text] * 12), job=job)
     assert time.perf_counter() - started < 2.0
+
+
+def test_concurrent_calls_share_the_engine_safely(utt, recognised):
+    """A server animates several requests at once with the one engine instance."""
+    results: list = [None] * 3
+
+    def work(i: int) -> None:
+        results[i] = run(utt, transcript=utt.text if i == 2 else None)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results[0] == recognised and results[1] == recognised
+    assert results[2].provenance["phones"] == "aligned"

@@ -8,8 +8,9 @@ Two ways, both returning ARPAbet PhoneSegments (see `phones`) in seconds:
   pronunciation of each word, aligned to the audio (two passes: words, then phones).
   Raises AlignmentError when the words are unknown or cannot be fitted to the audio.
 
-Decoders are kept per process (building one costs 20-150 ms) and reused; pocketsphinx holds
-the GIL while decoding, so parallelism comes from processes (see `pool`), not threads.
+Decoders are kept per process (building one costs 20-150 ms) and reused by one thread at a
+time (a lock; pocketsphinx holds the GIL while decoding anyway, so parallelism comes from
+processes, see `pool`, not threads).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,6 +29,7 @@ from ..errors import EmoSpeakerError
 from .phones import PHONES, SILENCE, PhoneSegment
 
 FRAME_RATE = 100  # pocketsphinx frames per second (also with frame downsampling)
+_lock = threading.Lock()
 # The en-us model's front end (its feat.params) but without noise removal: the noise
 # estimate is state that pocketsphinx carries from one utterance to the next, so with it the
 # phones of a chunk depended on which chunks the same process had decoded before (and a
@@ -144,11 +147,13 @@ def recognize_phones(
     samples: np.ndarray, settings: DecoderSettings = STANDARD
 ) -> list[PhoneSegment]:
     """Phones recognised in 16 kHz mono `samples` (times relative to the first sample)."""
-    decoder = _allphone_decoder(settings)
-    decoder.start_utt()
-    decoder.process_raw(to_pcm16(samples), full_utt=True)
-    decoder.end_utt()
-    raw = [(seg.word, seg.start_frame, seg.end_frame + 1) for seg in decoder.seg()]
+    pcm = to_pcm16(samples)
+    with _lock:
+        decoder = _allphone_decoder(settings)
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        raw = [(seg.word, seg.start_frame, seg.end_frame + 1) for seg in decoder.seg()]
     return _segments(raw, len(samples) / SAMPLE_RATE)
 
 
@@ -160,8 +165,9 @@ def transcript_words(text: str) -> list[str]:
 
 def unknown_words(words: list[str]) -> list[str]:
     """The words that have no pronunciation in the dictionary."""
-    decoder = _align_decoder()
-    return [w for w in dict.fromkeys(words) if decoder.lookup_word(w) is None]
+    with _lock:
+        decoder = _align_decoder()
+        return [w for w in dict.fromkeys(words) if decoder.lookup_word(w) is None]
 
 
 @dataclass(frozen=True)
@@ -182,29 +188,30 @@ def align_phones(samples: np.ndarray, words: list[str]) -> Alignment:
     missing = unknown_words(words)
     if missing:
         raise AlignmentError(f"words not in the dictionary: {', '.join(missing[:8])}")
-    decoder = _align_decoder()
     pcm = to_pcm16(samples)
-    try:
-        decoder.set_align_text(" ".join(words))
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        if decoder.hyp() is None:
-            raise AlignmentError("the words do not fit the audio")
-        fit = _fit(decoder.seg())
-        decoder.set_alignment()
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        alignment = decoder.get_alignment()
-        # never call hyp() in this state: pocketsphinx 5.1.1 crashes there
-        raw = [
-            (phone.name, phone.start, phone.start + phone.duration)
-            for word in alignment
-            for phone in word
-        ]
-    except RuntimeError as exc:
-        raise AlignmentError(str(exc)) from None
+    with _lock:
+        decoder = _align_decoder()
+        try:
+            decoder.set_align_text(" ".join(words))
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            if decoder.hyp() is None:
+                raise AlignmentError("the words do not fit the audio")
+            fit = _fit(decoder.seg())
+            decoder.set_alignment()
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            alignment = decoder.get_alignment()
+            # never call hyp() in this state: pocketsphinx 5.1.1 crashes there
+            raw = [
+                (phone.name, phone.start, phone.start + phone.duration)
+                for word in alignment
+                for phone in word
+            ]
+        except RuntimeError as exc:
+            raise AlignmentError(str(exc)) from None
     return Alignment(_segments(raw, len(samples) / SAMPLE_RATE), fit)
 
 

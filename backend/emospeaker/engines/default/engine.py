@@ -22,7 +22,7 @@ from ...track import FaceTrack
 from ..base import Engine, EngineInput, Option
 from .emotion import emotion_layer
 from .eyes import eyes_layer
-from .head import head_layer, speaking
+from .head import head_layer
 from .lips import lips_layer
 from .timing import find_phones
 
@@ -65,9 +65,7 @@ class DefaultEngine(Engine):
         job.progress("emotion", 0.94)
         layers = {
             "lips": lips,
-            "emotion": emotion_layer(
-                request.emotion, closures, np.interp(times, prosody.times, speaking(prosody))
-            ),
+            "emotion": emotion_layer(request.emotion, closures, prosody.sample("speaking", times)),
             "head": head_layer(
                 prosody, times, request.emotion, request.seed, options["head_motion"]
             ),

@@ -5,8 +5,12 @@ pocketsphinx holds the GIL while it decodes, so threads do not help; worker proc
 One pool per process is started on first use and kept (a server animates many requests);
 the calling thread decodes chunks too, so a call never waits for workers to start and a
 one-core machine needs no workers at all. A worker that dies (pocketsphinx is C code) breaks
-only the current call's pool, which is replaced on the next call. Cancellation is checked
-between chunks, so it takes effect within one chunk's decoding time (about 0.2 s).
+only the current call's pool: its work is redone in this process and the pool is replaced
+on the next call. Workers are spawned (safe in threaded servers), so, as with any
+multiprocessing, a script that animates must keep its top level under
+`if __name__ == "__main__":`, or its workers fail to start and everything runs in the
+calling process. Cancellation is checked between chunks, so it takes effect within one
+chunk's decoding time (about 0.1 s).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from .phones import SILENCE, PhoneSegment
 from .recognize import (
     STANDARD,
     Alignment,
-    AlignmentError,
     DecoderSettings,
     align_phones,
     recognize_phones,
@@ -158,7 +161,8 @@ def start_alignment(samples: np.ndarray, words: list[str]) -> Future | None:
 def finish_alignment(
     pending: Future | None, samples: np.ndarray, words: list[str], job: Job | None = None
 ) -> Alignment:
-    """The result of start_alignment (aligning here if it had no worker); cancellable."""
+    """The result of start_alignment (aligning here if it had no worker, or if the worker
+    died, e.g. because the main module re-ran in it without a __main__ guard); cancellable."""
     job = job or Job()
     if pending is None:
         return align_phones(samples, words)
@@ -172,7 +176,7 @@ def finish_alignment(
             broken = _pool
         if broken is not None:
             _discard_pool(broken)
-        raise AlignmentError("the aligner stopped unexpectedly") from None
+        return align_phones(samples, words)
     finally:
         pending.cancel()
 

@@ -51,13 +51,13 @@ if not DEFAULT_CLIPS.is_dir():
 def synthetic(engine: str, per_voice: int, options: dict) -> None:
     print(f"(a) synthetic speech, {per_voice} sentences per voice, {FPS} fps")
     header = f"{'voice':24s} {'sec':>5s} {'PBM':>4s}  {'closed':>7s} {'closed+T':>8s}"
-    print(header + f"  {'r':>6s} {'r+T':>6s} {'loud':>6s}")
+    print(header + f"  {'r':>6s} {'r+T':>6s} {'loud':>6s} {'aligned':>8s}")
     totals: dict[str, list[float]] = {k: [] for k in ("close", "closeT", "r", "rT", "loud")}
     counts = 0
     for v, voice in enumerate(VOICES):
         texts = [SENTENCES[(v * per_voice + k) % len(SENTENCES)] for k in range(per_voice)]
         rows: dict[str, list[float]] = {k: [] for k in totals}
-        seconds, bilabials = 0.0, 0
+        seconds, bilabials, aligned = 0.0, 0, 0
         for text in texts:
             utt = synthesize(text, voice)
             seconds += utt.duration
@@ -71,6 +71,7 @@ def synthetic(engine: str, per_voice: int, options: dict) -> None:
                 share, n = bilabial_closure_share(lips_closed(track), utt.phones, FPS)
                 rows["close" + key] += [share] * n
                 rows["r" + key].append(pearson_with_lag(mouth_opening(track), truth, SYNTH_LAG)[0])
+                aligned += track.provenance["phones"] == "aligned"
                 if not key:
                     bilabials += n
                     loud = loudness_envelope(utt.audio, track.times())
@@ -82,6 +83,7 @@ def synthetic(engine: str, per_voice: int, options: dict) -> None:
         print(
             f"{voice:24s} {seconds:5.1f} {bilabials:4d}  {means['close']:7.1%} "
             f"{means['closeT']:8.1%}  {means['r']:6.3f} {means['rT']:6.3f} {means['loud']:6.3f}"
+            f" {aligned:5d}/{len(texts)}"
         )
     m = {k: float(np.mean(x)) for k, x in totals.items()}
     print(
@@ -89,7 +91,9 @@ def synthetic(engine: str, per_voice: int, options: dict) -> None:
         f"{m['r']:6.3f} {m['rT']:6.3f} {m['loud']:6.3f}"
     )
     print("closed: share of P/B/M with closed lips within +-1 frame; r: opening vs true phones;")
-    print("+T: with the transcript (forced alignment); loud: loudness-envelope baseline\n")
+    print("+T: with the transcript (forced alignment; 'aligned' counts the sentences where the")
+    print("alignment was accepted, the others fell back to recognition); loud: loudness-envelope")
+    print("baseline\n")
 
 
 def tracked_aperture(clip: Path, cache: Path) -> tuple[np.ndarray, float]:

@@ -250,6 +250,15 @@ def test_blinks_happen_and_their_rate_depends_on_emotion(recognised):
     angry = run_eyes_rate("angry")
     fear = run_eyes_rate("fear")
     assert fear > 1.5 * angry
+    # the rate follows the emotion curves through the clip
+    from emospeaker.engines.default.eyes import eyes_layer
+
+    times = np.arange(0, 600, 1 / FPS)
+    curves = np.zeros((len(times), 8), np.float32)
+    curves[len(times) // 2 :, EMOTIONS.index("fear")] = 1
+    lids = eyes_layer(times, 600.0, curves, [], seed=1)[:, index_of("eyeBlinkLeft")]
+    onsets = times[1:][(lids[1:] >= 0.5) & (lids[:-1] < 0.5)]
+    assert (onsets >= 300).sum() > 1.3 * (onsets < 300).sum()
 
 
 def run_eyes_rate(emotion: str) -> int:

@@ -105,3 +105,12 @@ def test_info_lists_channels_emotions_engines(run_cli):
 
 def test_version(run_cli):
     assert run_cli("--version").stdout.startswith("emospeaker ")
+
+
+def test_a_transcript_that_does_not_match_warns_in_one_line(run_cli, tmp_path):
+    wrong = "Seven slim swans swam silently across the frozen northern lake at dawn."
+    proc = run_cli("animate", SAMPLE_AUDIO, "--transcript", wrong, "-o", tmp_path / "t.json")
+    warning = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert warning and warning[0].startswith("emospeaker: warning: transcript not used")
+    assert "UserWarning" not in proc.stderr and ".py:" not in proc.stderr
+    assert load_track(tmp_path / "t.json").provenance["phones"].startswith("recognised")

@@ -126,7 +126,11 @@ def export_gltf(
             o.select_set(True)
         view_layer.objects.active = objects[0]
         scene.frame_start, scene.frame_end = frames
+        options = bpy.ops.export_scene.gltf.get_rna_type().properties.keys()
+        # one clip holding the face's weights and the head's motion, not one per object
+        single = {"export_anim_scene_split_object": False}
         bpy.ops.export_scene.gltf(
+            **{k: v for k, v in single.items() if k in options},
             filepath=path,
             export_format="GLTF_SEPARATE" if path.lower().endswith(".gltf") else "GLB",
             use_selection=True,

@@ -19,7 +19,7 @@ def choose_face(faces: list[np.ndarray], face_index: int | None, name: str) -> n
     """The face to animate among `faces` (sorted left to right), with a clear error when there
     is none, several and no choice, or the choice does not exist."""
     if not faces:
-        raise InputError(f"{name}: no face found in the portrait", field="portrait")
+        raise InputError(f"{name}: no face found", field="portrait")
     if face_index is None:
         if len(faces) > 1:
             raise InputError(

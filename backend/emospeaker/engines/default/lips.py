@@ -112,14 +112,20 @@ def coarticulate(
     return shares / np.maximum(shares.sum(axis=1, keepdims=True), 1e-9)
 
 
-def follow_loudness(shares: np.ndarray, loudness: np.ndarray, gain: float = 1.0) -> np.ndarray:
-    """Pass 3: the [frames, LIP_CHANNELS] pose of the class shares, the jaw drop and lip
-    lowering of every class but the (silent) in-breath scaled by the loudness (0..1)."""
+def loudness_shares(shares: np.ndarray, loudness: np.ndarray) -> np.ndarray:
+    """The class shares, each weighted by how far the loudness (0..1) opens the jaw, except
+    the in-breath's (it makes no sound)."""
     voiced = QUIET_JAW + (LOUD_JAW - QUIET_JAW) * np.sqrt(np.clip(loudness, 0.0, 1.0))
     scaled = shares * voiced[:, None]
     scaled[:, _BREATH] = shares[:, _BREATH]
+    return scaled
+
+
+def follow_loudness(shares: np.ndarray, loudness: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    """Pass 3: the [frames, LIP_CHANNELS] pose of the class shares, its jaw drop and lip
+    lowering following the loudness of the voice (see loudness_shares)."""
     pose = shares @ CLASS_POSES
-    pose[:, _LOUD] = gain * (scaled @ CLASS_POSES[:, _LOUD])
+    pose[:, _LOUD] = gain * (loudness_shares(shares, loudness) @ CLASS_POSES[:, _LOUD])
     return pose
 
 

@@ -26,13 +26,14 @@ neighbours (coarticulation, see `lips`). Lip-closing classes dominate, [h] hardl
 
 Diphthongs (AW AY EY OW OY) are split into their two parts, each half the duration.
 
-How far each class opens the mouth was measured on real speech rather than guessed: the
-opening of every class was fitted (least squares, drawn towards the first hand-made values)
-to the MediaPipe lip aperture of three real talking-head clips and to the true-phone
-openings of synthetic speech, then rounded. Real mouths part the lips more on spread vowels
-(IY, IH, EH, AE) and less on rounded sounds (UW, W, AO) than the jaw height of the vowel
-alone suggests. On three other real clips, kept out of the fit, this raised the correlation
-with the tracked aperture from 0.43 to 0.51 (scripts/bench_lipsync.py).
+How far each class opens the mouth was measured on real speech rather than guessed
+(scripts/fit_visemes.py): the opening of every class was fitted by least squares, drawn
+towards the first hand-made values, to the MediaPipe lip aperture of three real talking-head
+clips and to the true-phone openings of synthetic speech, then rounded and checked with
+scripts/bench_lipsync.py. Real mouths part the lips more on spread vowels (IY, IH, EH, AE)
+and less on rounded sounds (UW, W, AO) than the vowel's jaw height alone suggests. On three
+other real clips, kept out of the fit, the correlation with the tracked aperture rose from
+0.43 to 0.50.
 """
 
 from __future__ import annotations

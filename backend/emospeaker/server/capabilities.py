@@ -38,10 +38,10 @@ class CapabilitiesCache:
 
 
 def build(limits: Limits) -> pb.Capabilities:
-    renderers = [_renderer_info(name) for name in RENDERERS]
+    renderers = [_renderer_info(name) for name in list(RENDERERS)]  # a snapshot: registries may grow
     return pb.Capabilities(
         version=__version__,
-        engines=[_engine_info(name) for name in ENGINES],
+        engines=[_engine_info(name) for name in list(ENGINES)],
         renderers=[r.name for r in renderers if r.available],
         renderer_info=renderers,
         channels=ALL_CHANNELS,

@@ -38,7 +38,8 @@ class CapabilitiesCache:
 
 
 def build(limits: Limits) -> pb.Capabilities:
-    renderers = [_renderer_info(name) for name in list(RENDERERS)]  # a snapshot: registries may grow
+    """Lists the registries through snapshots: plug-ins may register while this runs."""
+    renderers = [_renderer_info(name) for name in list(RENDERERS)]
     return pb.Capabilities(
         version=__version__,
         engines=[_engine_info(name) for name in list(ENGINES)],

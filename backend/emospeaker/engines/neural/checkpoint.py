@@ -9,6 +9,7 @@ Files are read with `torch.load(weights_only=True)`: loading never executes pick
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def save_checkpoint(
         "model_config": model.cfg.to_dict(),
         "state_dict": state,
         "checksum": checksum,
-        "info": info or {},
+        "info": json.loads(json.dumps(info or {}, default=str)),  # plain types only
     }
     if train_state is not None:
         payload["train_state"] = train_state

@@ -310,9 +310,10 @@ class IntensityMatrix(nn.Module):
         """Intensities [..., C] (0 none, 1 top trained level, above allowed) -> codes [..., D]."""
         seq = self.sequence()
         x = intensities.float().clamp(min=0) * self.levels
-        codes = torch.einsum("...cp,cpd->...d", self.window_weights(x), seq)
-        at_zero = torch.einsum("p,cpd->d", self.window_weights(x.new_zeros(()))[...], seq)
-        return (codes - at_zero).clamp(min=0)
+        per_category = torch.einsum("...cp,cpd->...cd", self.window_weights(x), seq)
+        at_zero = torch.einsum("p,cpd->cd", self.window_weights(x.new_zeros(())), seq)
+        per_category = (per_category - at_zero).clamp(min=0)
+        return torch.where(x[..., None] > 0, per_category, 0.0).sum(-2)
 
 
 def mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:

@@ -1,39 +1,91 @@
-"""INTERIM skeleton of the default engine (loudness -> jaw) so the pipeline runs end to end.
+"""The default engine: a chain of small passes over plain arrays, needing no weights.
 
-Replaced by the full pass chain of the "Animate speech with emotion" issue.
+audio ──► prosody (level, loudness, pitch, pauses)          speech.prosody
+      ──► phones (aligned to the transcript, or recognised)  timing
+      ──► lips: visemes, coarticulation, loudness, closures  lips / visemes
+      ──► emotion: FACS prototypes, masked at closures       emotion
+      ──► head: nods, tilts, drift, brow accents             head
+      ──► eyes: blinks, gaze                                 eyes
+      ──► FaceTrack(layers lips, emotion, head, eyes)
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ...audio import SAMPLE_RATE
-from ...channels import ALL_CHANNELS, index_of
 from ...jobs import Job
-from ...track import ENGINE_LAYERS, FaceTrack
-from ..base import Engine, EngineInput
+from ...speech.prosody import analyse
+from ...speech.recognize import ACCURATE, FAST
+from ...track import FaceTrack
+from ..base import Engine, EngineInput, Option
+from .emotion import emotion_layer
+from .eyes import eyes_layer
+from .head import head_layer
+from .lips import lips_layer
+from .timing import find_phones
+
+MOUTH_LEAD = 0.03  # s: mouths move slightly before the sound they make
 
 
 class DefaultEngine(Engine):
     name = "default"
-    version = "0.0.1"
-    description = "rule-based, no weights (interim loudness skeleton)"
+    version = "1.0.0"
+    description = (
+        "rule-based, no weights: pocketsphinx phones -> visemes with coarticulation, "
+        "FACS emotion, prosodic head and brows, blinks and gaze"
+    )
+    options = {
+        "lip_gain": Option(1.0, "scale of jaw and lip opening", 0.0, 2.0),
+        "mouth_lead": Option(MOUTH_LEAD, "seconds the mouth moves ahead of the sound", -0.2, 0.2),
+        "head_motion": Option(1.0, "amount of head motion and prosodic brow raises", 0.0, 3.0),
+        "blink_rate": Option(1.0, "blink rate relative to the emotion's natural rate", 0.0, 4.0),
+        "recognizer": Option(
+            "fast",
+            "phone recognition settings without a transcript: fast or accurate (slower)",
+            choices=("fast", "accurate"),
+        ),
+    }
 
     def animate(self, request: EngineInput, job: Job) -> FaceTrack:
-        job.progress("loudness", 0.0)
-        times = np.arange(request.frames) / float(request.fps)
-        centers = (times * SAMPLE_RATE).astype(int)
-        half = SAMPLE_RATE // 50
+        options = {**{k: o.default for k, o in self.options.items()}, **request.options}
         samples = request.audio.samples
-        rms = np.array(
-            [np.sqrt(np.mean(samples[max(0, c - half) : c + half] ** 2) + 1e-12) for c in centers]
+        times = np.arange(request.frames, dtype=np.float64) / float(request.fps)
+        job.progress("prosody", 0.0)
+        prosody = analyse(samples)
+        settings = ACCURATE if options["recognizer"] == "accurate" else FAST
+        timing = find_phones(samples, prosody, request.transcript, settings, job.part(0.02, 0.9))
+        job.progress("lips", 0.9)
+        loudness = prosody.sample("loudness", times + options["mouth_lead"])
+        lips, closures = lips_layer(
+            timing.phones, times, loudness, options["lip_gain"], options["mouth_lead"]
         )
+        job.progress("emotion", 0.94)
         layers = {
-            name: np.zeros((request.frames, len(ALL_CHANNELS)), np.float32)
-            for name in ENGINE_LAYERS
+            "lips": lips,
+            "emotion": emotion_layer(request.emotion, closures),
+            "head": head_layer(
+                prosody, times, request.emotion, request.seed, options["head_motion"]
+            ),
+            "eyes": eyes_layer(
+                times,
+                request.audio.duration,
+                request.emotion,
+                prosody.pauses,
+                request.seed,
+                options["blink_rate"],
+            ),
         }
-        layers["lips"][:, index_of("jawOpen")] = np.clip(rms / (rms.max() + 1e-9), 0, 1)
-        job.progress("loudness", 1.0)
+        job.progress("done", 1.0)
+        provenance: dict[str, Any] = {
+            "phones": timing.method,
+            "phone_count": sum(p.phone != "SIL" for p in timing.phones),
+        }
         return FaceTrack(
-            request.fps, layers, start_frame=request.start_frame, emotion=request.emotion
+            request.fps,
+            layers,
+            start_frame=request.start_frame,
+            emotion=request.emotion,
+            provenance=provenance,
         )

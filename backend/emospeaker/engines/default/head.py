@@ -1,0 +1,141 @@
+"""The head layer: head motion and prosodic brow raises driven by pitch and loudness.
+
+Passes, on the 100 Hz analysis grid, then sampled at the frame times:
+
+1. `pitch_contour`  F0 in semitones around the speaker's median, bridged over unvoiced
+                    stretches, back to 0 in pauses, smoothed.
+2. `accents`        prominent syllables: peaks of loudness above its slow trend, boosted by
+                    pitch rises, at least 0.3 s apart.
+3. `head_layer`     - a nod (down and back) on each accent, larger for stronger ones;
+                    - pitch sets a slow posture: higher voice, head slightly up, and a
+                      tilt (roll) that follows the phrase melody;
+                    - a slow seeded drift in yaw and roll while speaking that settles in
+                      pauses; small translations go with the rotations;
+                    - a brow raise (browInnerUp, browOuterUp*) on accents with a pitch rise.
+                      Prosodic brow raises live in this layer, not in `emotion`: they belong
+                      to how the line is spoken, whatever the emotion.
+                    Amplitude and tempo are shaped by emotion (AMPLITUDE, TEMPO): sad moves
+                    less and slower, angry and surprised more.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...channels import ALL_CHANNELS, index_of
+from ...speech.prosody import HOP_SECONDS, Prosody
+from .emotion import emotion_factor
+
+AMPLITUDE = {"sad": 0.55, "angry": 1.45, "surprised": 1.35, "happy": 1.2, "fear": 1.1,
+             "disgusted": 0.9, "contempt": 0.8}  # fmt: skip
+TEMPO = {"sad": 0.6, "angry": 1.2, "surprised": 1.2, "happy": 1.1, "fear": 1.3}
+NOD_RADIANS = 0.06
+BROW_RAISE = 0.35
+MIN_ACCENT_GAP = 0.3
+
+
+def _smooth(values: np.ndarray, seconds: float) -> np.ndarray:
+    """Gaussian low-pass on the 100 Hz grid (edges padded with the end values)."""
+    sigma = seconds / HOP_SECONDS
+    radius = int(np.ceil(3 * sigma))
+    if radius < 1:
+        return values.copy()
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    padded = np.pad(values, radius, mode="edge")
+    return np.convolve(padded, kernel / kernel.sum(), mode="valid")
+
+
+def speaking(prosody: Prosody) -> np.ndarray:
+    """1 while speaking, 0 in pauses, with soft edges."""
+    active = np.ones(len(prosody.times))
+    for a, b in prosody.pauses:
+        active[int(a / HOP_SECONDS) : int(b / HOP_SECONDS)] = 0.0
+    return _smooth(active, 0.1)
+
+
+def pitch_contour(prosody: Prosody) -> np.ndarray:
+    """Semitones around the median F0 (0 where nothing is voiced), smoothed."""
+    f0 = prosody.f0
+    voiced = np.isfinite(f0)
+    if voiced.sum() < 3:
+        return np.zeros_like(f0)
+    semitones = 12 * np.log2(f0[voiced] / np.median(f0[voiced]))
+    bridged = np.interp(prosody.times, prosody.times[voiced], semitones)
+    return _smooth(np.clip(bridged, -12, 12) * speaking(prosody), 0.05)
+
+
+def accents(prosody: Prosody, pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(times, strengths 0..1) of prominent syllables."""
+    loud = _smooth(prosody.loudness, 0.04)
+    prominence = np.clip(loud - _smooth(loud, 0.4), 0, None)
+    rise = np.clip(pitch - _smooth(pitch, 0.4), 0, None) / 4.0
+    score = prominence * (1.0 + rise)
+    peaks = np.flatnonzero((score[1:-1] > score[:-2]) & (score[1:-1] >= score[2:])) + 1
+    peaks = peaks[score[peaks] > 0.08]
+    chosen: list[int] = []
+    for p in peaks[np.argsort(-score[peaks])]:  # strongest first, keep them apart
+        if all(abs(p - c) * HOP_SECONDS >= MIN_ACCENT_GAP for c in chosen):
+            chosen.append(int(p))
+    chosen.sort()
+    strength = np.clip(score[chosen] / 0.3, 0.0, 1.0)
+    return prosody.times[chosen], strength
+
+
+def _bump(times: np.ndarray, centre: float, width: float) -> np.ndarray:
+    """Raised cosine of total `width` seconds, peak 1 at `centre`."""
+    u = np.clip((times - centre) / (width / 2), -1.0, 1.0)
+    return 0.5 * (1 + np.cos(np.pi * u))
+
+
+def _drift(rng: np.random.Generator, count: int, seconds: float) -> np.ndarray:
+    """Smooth noise of unit standard deviation with a correlation time of `seconds`."""
+    noise = _smooth(rng.standard_normal(count + 400), seconds)[200:-200]
+    return noise / max(float(np.std(noise)), 1e-9)
+
+
+def head_layer(
+    prosody: Prosody,
+    times: np.ndarray,
+    curves: np.ndarray,
+    seed: int,
+    amount: float = 1.0,
+) -> np.ndarray:
+    """[frames, ALL_CHANNELS] head rotations, translations and prosodic brow raises."""
+    grid = prosody.times
+    emotion_grid = np.stack(
+        [np.interp(grid, times, curves[:, k]) for k in range(curves.shape[1])], axis=1
+    )
+    amplitude = amount * emotion_factor(emotion_grid, AMPLITUDE)
+    tempo = float(np.mean(emotion_factor(curves, TEMPO)))
+    rng = np.random.default_rng([seed, 1])
+    talk = speaking(prosody)
+    pitch = pitch_contour(prosody)
+
+    rise = np.clip(pitch - _smooth(pitch, 0.5), 0, None) / 3.0
+    nod = np.zeros(len(grid))
+    brows = np.zeros(len(grid))
+    width = 0.45 / tempo
+    for at, strength in zip(*accents(prosody, pitch), strict=True):
+        # down first, then back past rest a little: a beat of the head
+        nod += strength * (_bump(grid, at + 0.05, width) - 0.3 * _bump(grid, at + width, width))
+        lift = rise[min(int(at / HOP_SECONDS), len(rise) - 1)]
+        brows += min(1.0, strength * lift) * _bump(grid, at, 0.5 / tempo)
+
+    slow = _smooth(pitch, 0.4 / tempo)
+    yaw = _drift(rng, len(grid), 0.7 / tempo) * talk
+    roll = _drift(rng, len(grid), 1.0 / tempo) * talk
+    values = {
+        "headPitch": NOD_RADIANS * nod - 0.006 * slow,
+        "headYaw": 0.05 * yaw,
+        "headRoll": 0.02 * roll + 0.004 * slow,
+        "headX": 0.004 * yaw,
+        "headY": -0.003 * nod + 0.0004 * slow,
+        "headZ": 0.003 * _smooth(prosody.loudness * talk, 0.3),
+        "browInnerUp": BROW_RAISE * brows,
+        "browOuterUpLeft": 0.8 * BROW_RAISE * brows,
+        "browOuterUpRight": 0.8 * BROW_RAISE * brows,
+    }
+    layer = np.zeros((len(times), len(ALL_CHANNELS)), np.float32)
+    for name, series in values.items():
+        layer[:, index_of(name)] = np.interp(times, grid, series * amplitude)
+    return layer

@@ -1,0 +1,170 @@
+"""The lips layer: phones -> ARKit mouth and jaw curves, as a chain of small passes.
+
+1. `viseme_segments`  phones -> (class, start, end), diphthongs split in two.
+2. `coarticulate`     dominance blending (Cohen & Massaro): each segment pulls the mouth
+                      towards its pose with a strength that is full inside the segment and
+                      decays exponentially before it (anticipation) and after it (carry-over);
+                      a frame shows the dominance-weighted mean of the poses around it.
+3. `follow_loudness`  the jaw (and lip lowering) opens with the loudness of the voice.
+4. `close_lips`       every P/B/M reaches full closure and every F/V puts the lower lip to the
+                      upper teeth on at least one frame, whatever the blending did; returns
+                      the closure mask other layers must respect.
+5. `lips_layer`       the chain, into a [frames, ALL_CHANNELS] layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...channels import ALL_CHANNELS, index_of
+from ...speech.phones import PhoneSegment
+from .visemes import (
+    CLASS_DOMINANCE,
+    CLASS_INDEX,
+    CLASS_POSES,
+    DIPHTHONGS,
+    LIP_CHANNELS,
+    viseme_class,
+)
+
+ANTICIPATION = 0.05  # s: decay of a segment's pull before it starts
+CARRY_OVER = 0.035  # s: decay after it ends
+FULL_REST = 0.25  # s: a pause this long relaxes the mouth completely
+_COL = {name: i for i, name in enumerate(LIP_CHANNELS)}
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Viseme segments as plain arrays."""
+
+    kind: np.ndarray  # [n] class index into visemes.CLASS_NAMES
+    start: np.ndarray  # [n] seconds
+    end: np.ndarray  # [n] seconds
+
+    def of_class(self, name: str) -> np.ndarray:
+        return np.flatnonzero(self.kind == CLASS_INDEX[name])
+
+
+def viseme_segments(phones: Sequence[PhoneSegment]) -> Segments:
+    """Pass 1: classes and times, with each diphthong split into its two halves."""
+    kind, start, end = [], [], []
+    for seg in phones:
+        parts = DIPHTHONGS.get(seg.phone, (seg.phone,))
+        step = (seg.end - seg.start) / len(parts)
+        for k, part in enumerate(parts):
+            kind.append(CLASS_INDEX[viseme_class(part)])
+            start.append(seg.start + k * step)
+            end.append(seg.start + (k + 1) * step)
+    return Segments(np.array(kind, int), np.array(start, float), np.array(end, float))
+
+
+def coarticulate(
+    segments: Segments,
+    times: np.ndarray,
+    anticipation: float = ANTICIPATION,
+    carry_over: float = CARRY_OVER,
+) -> np.ndarray:
+    """Pass 2: [frames, LIP_CHANNELS] poses blended by dominance."""
+    numerator = np.zeros((len(times), len(LIP_CHANNELS)))
+    denominator = np.full(len(times), 1e-9)
+    rest = CLASS_INDEX["rest"]
+    for kind, start, end in zip(segments.kind, segments.start, segments.end, strict=True):
+        strength = CLASS_DOMINANCE[kind]
+        if kind == rest:  # short pauses between words hardly close the mouth
+            strength *= min(1.0, (end - start) / FULL_REST) ** 2
+        lo, hi = np.searchsorted(times, [start - 6 * anticipation, end + 6 * carry_over])
+        if hi <= lo:
+            continue
+        t = times[lo:hi]
+        before = np.clip(start - t, 0.0, None) / anticipation
+        after = np.clip(t - end, 0.0, None) / carry_over
+        weight = strength * np.exp(-(before + after))
+        numerator[lo:hi] += weight[:, None] * CLASS_POSES[kind]
+        denominator[lo:hi] += weight
+    return numerator / denominator[:, None]
+
+
+def follow_loudness(pose: np.ndarray, loudness: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    """Pass 3: scale the jaw drop and lip lowering by the voice's loudness (0..1)."""
+    scale = gain * (0.45 + 0.8 * np.sqrt(np.clip(loudness, 0.0, 1.0)))
+    out = pose.copy()
+    for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
+        out[:, _COL[name]] *= scale
+    return out
+
+
+def close_lips(
+    pose: np.ndarray, segments: Segments, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 4: force P/B/M closures and F/V lip-to-teeth contact on the frames inside each
+    segment (the nearest frame when a segment falls between frames). Returns the pose and
+    the closure mask per frame (1 on those frames, 0.5 beside them)."""
+    out = pose.copy()
+    mask = np.zeros(len(times))
+    for name, shape in (("PBM", _bilabial), ("FV", _labiodental)):
+        for i in segments.of_class(name):
+            frames = _frames_within(times, segments.start[i], segments.end[i])
+            shape(out, frames)
+            mask[np.clip(frames - 1, 0, len(times) - 1)] = np.maximum(
+                mask[np.clip(frames - 1, 0, len(times) - 1)], 0.5
+            )
+            mask[np.clip(frames + 1, 0, len(times) - 1)] = np.maximum(
+                mask[np.clip(frames + 1, 0, len(times) - 1)], 0.5
+            )
+            mask[frames] = 1.0
+    return out, mask
+
+
+def _frames_within(times: np.ndarray, start: float, end: float) -> np.ndarray:
+    lo, hi = np.searchsorted(times, [start, end])
+    if hi > lo:
+        return np.arange(lo, hi)
+    nearest = int(np.argmin(np.abs(times - 0.5 * (start + end))))
+    return np.array([nearest])
+
+
+def _bilabial(pose: np.ndarray, frames: np.ndarray) -> None:
+    col = _COL
+    pose[frames, col["jawOpen"]] = np.minimum(pose[frames, col["jawOpen"]], 0.12)
+    pose[frames, col["mouthClose"]] = pose[frames, col["jawOpen"]]
+    for name in ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
+                 "mouthLowerDownRight", "tongueOut"):  # fmt: skip
+        pose[frames, col[name]] = 0.0
+    pose[frames, col["mouthFunnel"]] = np.minimum(pose[frames, col["mouthFunnel"]], 0.1)
+    for name in ("mouthPressLeft", "mouthPressRight"):
+        pose[frames, col[name]] = np.maximum(pose[frames, col[name]], 0.2)
+
+
+def _labiodental(pose: np.ndarray, frames: np.ndarray) -> None:
+    col = _COL
+    pose[frames, col["jawOpen"]] = np.minimum(pose[frames, col["jawOpen"]], 0.1)
+    pose[frames, col["mouthClose"]] = np.maximum(pose[frames, col["jawOpen"]] - 0.04, 0.0)
+    pose[frames, col["mouthRollLower"]] = np.maximum(pose[frames, col["mouthRollLower"]], 0.5)
+    for name in ("mouthLowerDownLeft", "mouthLowerDownRight", "tongueOut"):
+        pose[frames, col[name]] = 0.0
+    for name in ("mouthUpperUpLeft", "mouthUpperUpRight"):
+        pose[frames, col[name]] = np.maximum(pose[frames, col[name]], 0.1)
+    pose[frames, col["mouthFunnel"]] = np.minimum(pose[frames, col["mouthFunnel"]], 0.1)
+
+
+def lips_layer(
+    phones: Sequence[PhoneSegment],
+    times: np.ndarray,
+    loudness: np.ndarray,
+    gain: float = 1.0,
+    lead: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The whole chain: ([frames, ALL_CHANNELS] lips layer, closure mask [frames]).
+
+    `lead` (seconds) moves the mouth earlier than the sound, as real mouths move."""
+    segments = viseme_segments(phones)
+    at = times + lead
+    pose = coarticulate(segments, at)
+    pose = follow_loudness(pose, loudness, gain)
+    pose, mask = close_lips(pose, segments, at)
+    layer = np.zeros((len(times), len(ALL_CHANNELS)), np.float32)
+    layer[:, [index_of(n) for n in LIP_CHANNELS]] = np.clip(pose, 0.0, 1.0)
+    return layer, mask

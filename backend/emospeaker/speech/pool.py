@@ -1,0 +1,193 @@
+"""Phone recognition spread over processes: audio is cut at pauses into chunks that are
+decoded side by side.
+
+pocketsphinx holds the GIL while it decodes, so threads do not help; worker processes do.
+One pool per process is started on first use and kept (a server animates many requests);
+the calling thread decodes chunks too, so a call never waits for workers to start and a
+one-core machine needs no workers at all. A worker that dies (pocketsphinx is C code) breaks
+only the current call's pool, which is replaced on the next call. Cancellation is checked
+between chunks, so it takes effect within one chunk's decoding time (about 0.2 s).
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE
+from ..errors import EmoSpeakerError
+from ..jobs import Job
+from .phones import SILENCE, PhoneSegment
+from .recognize import FAST, AlignmentError, DecoderSettings, align_phones, recognize_phones
+
+CHUNK_SECONDS = 4.0  # aim: enough context for the decoder, small enough to share out
+MAX_CHUNK_SECONDS = 8.0
+MIN_PAUSE_SECONDS = 0.12
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def worker_count() -> int:
+    """Worker processes beside the calling thread: one per further core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(0, cores - 1)
+
+
+def _get_pool() -> ProcessPoolExecutor | None:
+    global _pool
+    with _pool_lock:
+        if _pool is None and worker_count() > 0:
+            # spawn: safe in threaded servers (no fork of a process with threads)
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(worker_count(), mp_context=context)
+        return _pool
+
+
+def _discard_pool(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def shutdown() -> None:
+    """Stop the worker processes (they also stop when this process exits)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown)
+
+
+def chunk_bounds(samples: np.ndarray, pauses: list[tuple[float, float]]) -> list[tuple[int, int]]:
+    """Sample ranges that tile the audio, cut in the middle of pauses (or, when speech runs on
+    for longer than MAX_CHUNK_SECONDS, at its quietest 10 ms), each about CHUNK_SECONDS."""
+    total = len(samples)
+    cuts = [int((a + b) / 2 * SAMPLE_RATE) for a, b in pauses if b - a >= MIN_PAUSE_SECONDS]
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    target, longest = int(CHUNK_SECONDS * SAMPLE_RATE), int(MAX_CHUNK_SECONDS * SAMPLE_RATE)
+    while total - start > longest:
+        usable = [c for c in cuts if start + target // 2 <= c <= start + longest]
+        cut = (
+            min(usable, key=lambda c: abs(c - start - target))
+            if usable
+            else _quietest(samples, start + target, start + longest)
+        )
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, total))
+    return bounds
+
+
+def _quietest(samples: np.ndarray, lo: int, hi: int) -> int:
+    hop = SAMPLE_RATE // 100
+    count = (hi - lo) // hop
+    frames = samples[lo : lo + count * hop].reshape(count, hop)
+    return lo + int(np.argmin(np.mean(frames**2, axis=1))) * hop + hop // 2
+
+
+def recognize_chunked(
+    samples: np.ndarray,
+    pauses: list[tuple[float, float]],
+    settings: DecoderSettings = FAST,
+    job: Job | None = None,
+) -> list[PhoneSegment]:
+    """Phones of the whole audio, decoded chunk by chunk across processes."""
+    job = job or Job()
+    bounds = chunk_bounds(samples, pauses)
+    parts = _run(
+        recognize_phones, [(samples[a:b], settings) for a, b in bounds], job, in_workers=True
+    )
+    return _join(parts, [a / SAMPLE_RATE for a, _ in bounds])
+
+
+def align_in_worker(
+    samples: np.ndarray, words: list[str], job: Job | None = None
+) -> list[PhoneSegment]:
+    """align_phones in a worker process: cancellable while it runs, and a crash inside
+    pocketsphinx becomes an AlignmentError instead of ending this process."""
+    job = job or Job()
+    pool = _get_pool()
+    if pool is None:
+        return align_phones(samples, words)
+    future = pool.submit(align_phones, samples, words)
+    try:
+        while not future.done():
+            job.progress("alignment", 0.0)
+            wait([future], timeout=0.05)
+        return future.result()
+    except BrokenProcessPool:
+        _discard_pool(pool)
+        raise AlignmentError("the aligner stopped unexpectedly") from None
+    finally:
+        future.cancel()
+
+
+def _run(
+    task: Callable[..., list[PhoneSegment]],
+    arguments: list[tuple],
+    job: Job,
+    in_workers: bool,
+) -> list[list[PhoneSegment]]:
+    """task(*args) for every entry: the calling thread takes chunks from the front, the
+    workers from the back, until none are left."""
+    pool = _get_pool() if in_workers and len(arguments) > 1 else None
+    results: dict[int, list[PhoneSegment]] = {}
+    queue = deque(range(len(arguments)))
+    running: dict[Future, int] = {}
+    try:
+        while queue or running:
+            while pool is not None and queue and len(running) < 2 * worker_count():
+                index = queue.pop()
+                running[pool.submit(task, *arguments[index])] = index
+            if queue:
+                index = queue.popleft()
+                results[index] = task(*arguments[index])
+            elif running:
+                wait(running, timeout=0.05, return_when=FIRST_COMPLETED)
+            for future in [f for f in running if f.done()]:
+                index = running.pop(future)
+                try:
+                    results[index] = future.result()
+                except BrokenProcessPool:
+                    if pool is not None:
+                        _discard_pool(pool)
+                    pool = None
+                    queue.append(index)  # decode it here instead
+            job.progress("phones", len(results) / len(arguments))
+    except BaseException:
+        for future in running:
+            future.cancel()
+        raise
+    if len(results) != len(arguments):
+        raise EmoSpeakerError("phone recognition lost a chunk")
+    return [results[i] for i in range(len(arguments))]
+
+
+def _join(parts: list[list[PhoneSegment]], offsets: list[float]) -> list[PhoneSegment]:
+    out: list[PhoneSegment] = []
+    for part, offset in zip(parts, offsets, strict=True):
+        for seg in part:
+            shifted = PhoneSegment(seg.phone, seg.start + offset, seg.end + offset)
+            if out and shifted.phone == SILENCE == out[-1].phone:
+                out[-1] = PhoneSegment(SILENCE, out[-1].start, shifted.end)
+            else:
+                out.append(shifted)
+    return out

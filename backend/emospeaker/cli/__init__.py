@@ -9,7 +9,7 @@ import sys
 from .. import __version__
 from ..errors import Cancelled, EmoSpeakerError
 
-COMMANDS: tuple[str, ...] = ("animate", "info", "train")
+COMMANDS: tuple[str, ...] = ("animate", "info", "train", "corpus", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

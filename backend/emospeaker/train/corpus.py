@@ -129,6 +129,12 @@ class Corpus:
         self.manifest = json.loads(manifest.read_text())
         if self.manifest.get("format") != FORMAT:
             raise InputError(f"{manifest}: unknown corpus format", field="corpus")
+        if not self.manifest.get("complete", True):
+            raise InputError(
+                f"{self.root}: the corpus is incomplete (its preparation was interrupted); "
+                f"rerun: {self.manifest.get('command') or 'the command that made it'}",
+                field="corpus",
+            )
         self.au_names: tuple[str, ...] = tuple(self.manifest["au_names"])
         self.channels: tuple[str, ...] = tuple(self.manifest.get("channels", ALL_CHANNELS))
 
@@ -176,9 +182,11 @@ class CorpusWriter:
         save_clip(clip, self.root / "clips" / f"{clip.id}.npz")
         self.entries[clip.id] = clip.entry()
 
-    def finish(self) -> Path:
+    def finish(self, complete: bool = True) -> Path:
+        """Write the manifest; an incomplete corpus is refused for training until rerun."""
         manifest = {
             "format": FORMAT,
+            "complete": complete,
             "au_names": list(self.au_names),
             "channels": list(ALL_CHANNELS),
             **self.info,

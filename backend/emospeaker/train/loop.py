@@ -144,7 +144,7 @@ def build_model(cfg: Config, corpus: Corpus, clips: list[Clip]) -> EmoSpeakerNet
 class Logger:
     """CSV (always) and TensorBoard (when installed) on rank 0."""
 
-    def __init__(self, out: Path, enabled: bool, tensorboard: bool):
+    def __init__(self, out: Path, enabled: bool, tensorboard: bool, fresh: bool):
         self.enabled = enabled
         self.path = out / "log.csv"
         self.columns = ["step", "seconds", "lr", *LOG_TERMS, "val_total", "val_lips", "val_emotion"]
@@ -154,7 +154,7 @@ class Logger:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self.writer = SummaryWriter(str(out / "tensorboard"))
-        if enabled and not self.path.exists():
+        if enabled and (fresh or not self.path.exists()):
             with self.path.open("w", newline="") as fh:
                 csv.writer(fh).writerow(self.columns)
 
@@ -241,7 +241,7 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
         num_workers=2 if env.device.type == "cuda" else 0,
         pin_memory=env.device.type == "cuda",
     )
-    logger = Logger(out, env.main, t.tensorboard)
+    logger = Logger(out, env.main, t.tensorboard, fresh=step == 0)
     started, running, seen = time.perf_counter(), torch.zeros(len(LOG_TERMS)), 0
     model.train()
     for batch in loader:

@@ -65,6 +65,10 @@ class NeuralEngine(Engine):
             return self._models[key]
 
     def provenance(self) -> dict[str, Any]:
+        """The shipped model's checksum (a track made with another checkpoint carries its own,
+        which takes precedence)."""
+        if not DEFAULT_CHECKPOINT.is_file():
+            return {}
         _, payload = self.model()
         return {"model_sha256": payload["checksum"], "checkpoint": DEFAULT_CHECKPOINT.name}
 
@@ -124,10 +128,11 @@ def predict_layers(model: Any, request: EngineInput, job: Job) -> dict[str, np.n
 
 
 def eyes_layer(request: EngineInput) -> np.ndarray:
-    """Blinks and gaze of the default engine for the same request (and seed)."""
-    from ..default.engine import DefaultEngine
+    """Blinks and gaze of the default engine's eyes pass for the same request and seed
+    (blinks gather in the pauses its prosody analysis finds)."""
+    from ...speech.prosody import analyse
+    from ..default.eyes import eyes_layer as default_eyes
 
-    track = DefaultEngine().animate(request, Job())
-    if "eyes" in track.layers:
-        return track.layers["eyes"]
-    return np.zeros((request.frames, len(track.channels)), np.float32)
+    times = np.arange(request.frames, dtype=np.float64) / float(request.fps)
+    pauses = analyse(request.audio.samples).pauses
+    return default_eyes(times, request.audio.duration, request.emotion, pauses, request.seed)

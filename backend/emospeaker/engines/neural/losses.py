@@ -16,6 +16,8 @@ from torch.func import functional_call
 
 from .model import EYE_PREFIXES, HEAD_LAYERS, EmoSpeakerNet
 
+SCALE = 100.0  # blendshape errors are ~0.1: squared and scaled, the terms are of order 1
+
 
 @dataclass
 class LossWeights:
@@ -30,10 +32,11 @@ class LossWeights:
     tau: float = 0.1
 
 
-def masked_l1(pred: torch.Tensor, target: torch.Tensor, frames: torch.Tensor, chans: torch.Tensor):
-    """Mean |pred - target| over valid frames and the channels a head writes."""
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, frames: torch.Tensor, chans: torch.Tensor):
+    """Mean squared error over valid frames and the channels a head writes, times SCALE."""
     weight = frames[..., None] * chans
-    return ((pred - target).abs() * weight).sum() / weight.sum().clamp(min=1.0)
+    error = (pred.float() - target.float()).square() * weight
+    return SCALE * error.sum() / weight.sum().clamp(min=1.0)
 
 
 def velocity(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +45,7 @@ def velocity(x: torch.Tensor) -> torch.Tensor:
 
 def layer_loss(pred, target, frames, chans, w: LossWeights) -> torch.Tensor:
     pair = frames[:, 1:] * frames[:, :-1]
-    return masked_l1(pred, target, frames, chans) + w.velocity * masked_l1(
+    return masked_mse(pred, target, frames, chans) + w.velocity * masked_mse(
         velocity(pred), velocity(target), pair, chans
     )
 

@@ -9,8 +9,7 @@ path), normalised per band by statistics of the training corpus stored in the ch
 Audio encoders, fully convolutional over time so any length and any frame rate work:
 - low level (100 Hz, 96 ch, receptive field ~90 ms): spectral detail, pitch, energy. It carries
   emotion as well as content; the AU decoder is pulled toward the clip's Action Units from here.
-- mid level (50 Hz, 128 ch, ~0.25 s): syllable-scale prosody, feeding EmoNet's per-frame gain
-  and PosNet.
+- mid level (50 Hz, 128 ch, ~0.25 s): syllable-scale prosody, feeding PosNet.
 - high level (50 Hz, 128 ch, ~0.9 s, dilations 2/4/8): the content features driving the lips.
 Normalisation is a per-time-step LayerNorm (no BatchNorm: batch-independent, DDP-safe, and no
 utterance statistics leak into a frame).
@@ -35,7 +34,7 @@ Action-Unit decoupling (the "visual attribute-guided audio decoupler"). One AU d
 
 Emotion-intensity matrix with a sliding window. Per category c a sequence of non-negative
 codes m[c, 0..L] in R^D (D = 32, L = trained levels, 3 as in MEAD) with m[c, 0] = 0 and
-m[c, l] = sum_{k<=l} softplus(r[c, k]), so every coordinate rises with the level. Beyond L the
+m[c, l] = sum_{k<=l} r[c, k]^2, so every coordinate rises with the level. Beyond L the
 sequence continues with the last step shrinking geometrically (factor rho = 0.5): a finite
 ceiling one level-step above the top. Intensity s maps to position x = s * L; a Gaussian window
 (sigma = 0.5 levels) slides along the sequence and the code is the window-weighted mean minus
@@ -48,16 +47,22 @@ Heads, one per FaceTrack layer (channels each layer may use are learned from the
 stored as masks):
 - ExpNet -> `lips`: MLP on the pooled high-level (content) features only, so mouth shapes come
   from what is said and not from how it is said.
-- EmoNet -> `emotion`: codes @ softplus(atoms) (32 non-negative ARKit atoms), times a per-frame,
-  per-channel gain in (0, 2) from the mid-level features (e.g. less smile while the lips close).
-  Non-negative atoms and an intensity-free gain make every blendshape of the layer
-  non-decreasing in every category's intensity, by construction.
+- EmoNet -> `emotion`: codes @ atoms (32 ARKit atoms, non-negative squares on the blendshapes,
+  signed on head pose), times a per-frame,
+  per-channel gain in (0, 2) read from the content features with their gradient stopped (it
+  may follow what is said, e.g. less lip parting while the lips close, but can neither pull
+  emotion into the content features nor read the emotion from the voice, which would let the
+  audio override the requested emotion). Non-negative atoms and an intensity-free gain make
+  every blendshape of the layer non-decreasing in every category's intensity, by
+  construction.
 - PosNet -> `head`: MLP on mid-level features and the emotion code (prosody nods, emotion
   posture).
 - eyes (blinks, gaze) are not predictable from audio; the engine takes them from the default
   engine's seeded eyes pass (see engine.py).
 
-Losses (see losses.py): L1 + L1 on frame-to-frame velocity per layer, the AU terms above.
+Losses (see losses.py): per layer, mean squared error plus mean squared error of the
+frame-to-frame velocity (MSE, not L1: most channels are zero most of the time and L1's
+median solution is to never move them), on the channels the layer uses; the AU terms above.
 """
 
 from __future__ import annotations
@@ -288,8 +293,9 @@ class IntensityMatrix(nn.Module):
         self.levels = cfg.levels
         self.sigma = cfg.level_sigma
         self.decay = cfg.extrapolation_decay
-        self.steps = nn.Parameter(torch.full((categories, cfg.levels, cfg.code_dim), -2.0))
-        nn.init.normal_(self.steps, mean=-2.0, std=0.5)
+        # non-negative as squares: Adam's steps then move them at a useful pace from zero to
+        # one (a softplus tail would need thousands of steps to leave zero)
+        self.steps = nn.Parameter(0.3 + 0.1 * torch.randn(categories, cfg.levels, cfg.code_dim))
         extra = math.ceil(MAX_INTENSITY * cfg.levels) + 4  # beyond the largest legal intensity
         self.register_buffer("positions", torch.arange(cfg.levels + 1 + extra, dtype=torch.float32))
         ratios = torch.tensor([self.decay**i for i in range(1, extra + 1)])
@@ -297,7 +303,7 @@ class IntensityMatrix(nn.Module):
 
     def sequence(self) -> torch.Tensor:
         """m[c, p] for positions p = 0 .. levels + extra: [C, P, D], non-decreasing in p."""
-        steps = F.softplus(self.steps)
+        steps = self.steps.square()
         trained = steps.cumsum(1)
         beyond = trained[:, -1:] + steps[:, -1:] * self.extension[None, :, None]
         zero = torch.zeros_like(trained[:, :1])
@@ -335,9 +341,10 @@ class EmoSpeakerNet(nn.Module):
         self.controller = WindowController(cfg)
         self.matrix = IntensityMatrix(cfg)
         self.exp_net = mlp(cfg.high_dim, cfg.head_hidden, n_ch)
-        self.emo_atoms = nn.Parameter(torch.full((cfg.code_dim, n_ch), -4.0))
-        nn.init.normal_(self.emo_atoms, mean=-4.0, std=1.0)
-        self.emo_gain = mlp(cfg.mid_dim, cfg.head_hidden // 2, n_ch)
+        blend = torch.tensor([is_blendshape(c) for c in cfg.channels])
+        # blendshape atoms are raw**2 (non-negative); head atoms are signed and start near 0
+        self.emo_atoms = nn.Parameter(0.1 * torch.randn(cfg.code_dim, n_ch))
+        self.emo_gain = mlp(cfg.high_dim, cfg.head_hidden // 2, n_ch)
         self.pos_net = mlp(cfg.mid_dim + cfg.code_dim, cfg.head_hidden, n_ch)
         n_au = max(1, len(cfg.au_names))
         self.au_low = nn.Linear(cfg.low_dim, cfg.au_dim)
@@ -345,7 +352,6 @@ class EmoSpeakerNet(nn.Module):
         self.au_decoder = nn.Sequential(
             nn.GELU(), nn.Linear(cfg.au_dim, cfg.au_dim), nn.GELU(), nn.Linear(cfg.au_dim, n_au)
         )
-        blend = torch.tensor([is_blendshape(c) for c in cfg.channels])
         self.register_buffer("blendshape", blend, persistent=False)
         for layer in HEAD_LAYERS:
             names = set(cfg.layer_channels.get(layer, cfg.channels))
@@ -368,13 +374,15 @@ class EmoSpeakerNet(nn.Module):
         }
 
     def atoms(self) -> torch.Tensor:
-        signed = self.emo_atoms
-        return torch.where(self.blendshape, F.softplus(signed), signed)
+        raw = self.emo_atoms
+        return torch.where(self.blendshape, raw.square(), 0.1 * raw)
 
     def layers(self, feats: dict[str, torch.Tensor], curves: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-frame features + emotion curves [B, F, 8] -> layers, each [B, F, channels]."""
         codes = self.matrix(curves)
-        gain = 2.0 * torch.sigmoid(self.emo_gain(feats["mid"]))
+        # the gain reads the content features, detached: it can follow what is said (less
+        # smile while the lips close) but cannot recover the emotion from the voice
+        gain = 2.0 * torch.sigmoid(self.emo_gain(feats["high"].detach()))
         emotion = (codes @ self.atoms().to(codes.dtype)) * gain
         head = self.pos_net(torch.cat([feats["mid"], codes.to(feats["mid"].dtype)], -1))
         return {

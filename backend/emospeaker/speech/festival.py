@@ -2,12 +2,14 @@
 
 Festival knows the exact segment (phone) end times of everything it synthesises: they are the
 durations its waveform generator was given (diphone voices) or produced (HTS voices, whose
-state durations are written back into the Segment relation), so the labels are exact.
+state durations are written back into the Segment relation), so the labels are exact in the
+synthesiser's own terms. Acoustically, diphone boundaries fall mid-transition, and the HTS
+vocoder can place a closure up to ~40 ms into its stop segment (e.g. "Bob bought": the
+closure of the b-b pair sounds inside the second B).
 """
 
 from __future__ import annotations
 
-import math
 import shutil
 import subprocess
 import tempfile
@@ -31,8 +33,7 @@ _DIPHONE_PROSODY = """
         (assoc 'model_f0_std int_lr_params)))
 """
 _HTS_PROSODY = """
-(set! hts_engine_params
-  (append hts_engine_params (list (list "-r" {rate}) (list "-fm" {semitones}))))
+(set! hts_engine_params (append hts_engine_params (list (list "-r" {rate}))))
 """
 
 _SCRIPT = """
@@ -67,7 +68,7 @@ def synthesize(
     if shutil.which("festival") is None:
         raise EmoSpeakerError("festival is not installed (apt install festival festvox-...)")
     if hts:
-        prosody = _HTS_PROSODY.format(rate=rate, semitones=12 * math.log2(pitch))
+        prosody = _HTS_PROSODY.format(rate=rate)
     else:
         prosody = _DIPHONE_PROSODY.format(rate=rate, pitch=pitch, range=pitch_range)
     with tempfile.TemporaryDirectory(prefix="emospeaker-festival-") as tmp:

@@ -26,7 +26,14 @@ from ..audio import SAMPLE_RATE
 from ..errors import EmoSpeakerError
 from ..jobs import Job
 from .phones import SILENCE, PhoneSegment
-from .recognize import FAST, AlignmentError, DecoderSettings, align_phones, recognize_phones
+from .recognize import (
+    STANDARD,
+    Alignment,
+    AlignmentError,
+    DecoderSettings,
+    align_phones,
+    recognize_phones,
+)
 
 CHUNK_SECONDS = 4.0  # aim: enough context for the decoder, small enough to share out
 MAX_CHUNK_SECONDS = 8.0
@@ -106,38 +113,44 @@ def _quietest(samples: np.ndarray, lo: int, hi: int) -> int:
 def recognize_chunked(
     samples: np.ndarray,
     pauses: list[tuple[float, float]],
-    settings: DecoderSettings = FAST,
+    settings: DecoderSettings = STANDARD,
     job: Job | None = None,
+    in_workers: bool = True,
 ) -> list[PhoneSegment]:
-    """Phones of the whole audio, decoded chunk by chunk across processes."""
+    """Phones of the whole audio, decoded chunk by chunk (across processes if `in_workers`)."""
     job = job or Job()
     bounds = chunk_bounds(samples, pauses)
-    parts = _run(
-        recognize_phones, [(samples[a:b], settings) for a, b in bounds], job, in_workers=True
-    )
+    parts = _run(recognize_phones, [(samples[a:b], settings) for a, b in bounds], job, in_workers)
     return _join(parts, [a / SAMPLE_RATE for a, _ in bounds])
 
 
-def align_in_worker(
-    samples: np.ndarray, words: list[str], job: Job | None = None
-) -> list[PhoneSegment]:
-    """align_phones in a worker process: cancellable while it runs, and a crash inside
-    pocketsphinx becomes an AlignmentError instead of ending this process."""
-    job = job or Job()
+def start_alignment(samples: np.ndarray, words: list[str]) -> Future | None:
+    """Begin align_phones in a worker process (None when there are no workers): the caller
+    can recognise meanwhile, and a crash inside pocketsphinx cannot end this process."""
     pool = _get_pool()
-    if pool is None:
+    return None if pool is None else pool.submit(align_phones, samples, words)
+
+
+def finish_alignment(
+    pending: Future | None, samples: np.ndarray, words: list[str], job: Job | None = None
+) -> Alignment:
+    """The result of start_alignment (aligning here if it had no worker); cancellable."""
+    job = job or Job()
+    if pending is None:
         return align_phones(samples, words)
-    future = pool.submit(align_phones, samples, words)
     try:
-        while not future.done():
-            job.progress("alignment", 0.0)
-            wait([future], timeout=0.05)
-        return future.result()
+        while not pending.done():
+            job.progress("alignment", 0.5)
+            wait([pending], timeout=0.05)
+        return pending.result()
     except BrokenProcessPool:
-        _discard_pool(pool)
+        with _pool_lock:
+            broken = _pool
+        if broken is not None:
+            _discard_pool(broken)
         raise AlignmentError("the aligner stopped unexpectedly") from None
     finally:
-        future.cancel()
+        pending.cancel()
 
 
 def _run(

@@ -22,17 +22,19 @@ from ..errors import InputError
 from . import espeak, festival
 from .phones import PhoneSegment, Word
 
+ALL_CONTROLS = ("rate", "pitch", "pitch_range")
+
 
 @dataclass(frozen=True)
 class Voice:
-    """A synthesiser voice. `pitch_range` is honoured only where `has_range` is true."""
+    """A synthesiser voice and the prosody it can vary (`controls`; volume always works)."""
 
     name: str
-    backend: str  # "festival" | "espeak"
+    backend: str  # "festival-hts" | "festival-diphone" | "espeak"
     ident: str  # the synthesiser's own name for it
     sex: str  # "female" | "male"
     description: str
-    has_range: bool = True
+    controls: tuple[str, ...] = ALL_CONTROLS
 
 
 def _espeak(ident: str, sex: str, description: str) -> Voice:
@@ -42,9 +44,10 @@ def _espeak(ident: str, sex: str, description: str) -> Voice:
 VOICES: dict[str, Voice] = {
     v.name: v
     for v in (
-        Voice("cmu_us_slt_arctic_hts", "festival", "cmu_us_slt_arctic_hts", "female",
-              "festival HTS, US English (festvox-us-slt-hts)", has_range=False),
-        Voice("kal_diphone", "festival", "kal_diphone", "male",
+        # festival's HTS engine honours only the speaking rate among its prosody options
+        Voice("cmu_us_slt_arctic_hts", "festival-hts", "cmu_us_slt_arctic_hts", "female",
+              "festival HTS, US English (festvox-us-slt-hts)", controls=("rate",)),
+        Voice("kal_diphone", "festival-diphone", "kal_diphone", "male",
               "festival diphone, US English (festvox-kallpc16k)"),
         _espeak("en-us", "male", "US English"),
         _espeak("en-us+f1", "female", "US English, female variant f1"),
@@ -82,7 +85,7 @@ def available_voices() -> list[str]:
         v.name
         for v in VOICES.values()
         if (v.backend == "espeak" and has_espeak)
-        or (v.backend == "festival" and festival.available(v.ident))
+        or (v.backend.startswith("festival") and festival.available(v.ident))
     ]
 
 
@@ -98,20 +101,26 @@ def synthesize(
     """Speak `text` with `voice` (a key of VOICES) and return audio + exact phone labels.
 
     rate: speaking-rate factor (1 = the voice's own); pitch: factor on the mean F0;
-    pitch_range: factor on F0 excursions (ignored by voices with has_range False);
-    volume: gain on the samples (clipped to full scale).
+    pitch_range: factor on F0 excursions; volume: gain on the samples (clipped to full
+    scale). A voice that cannot vary one of them (see Voice.controls) rejects a value
+    other than 1 rather than ignoring it.
     """
     spec = VOICES.get(voice)
     if spec is None:
-        raise InputError(f"unknown voice {voice!r}; use one of: {', '.join(VOICES)}", "voice")
-    for name, value in (("rate", rate), ("pitch", pitch), ("pitch_range", pitch_range),
-                        ("volume", volume)):  # fmt: skip
+        raise InputError(f"unknown voice {voice!r}; use one of: {', '.join(VOICES)}", field="voice")
+    values = {"rate": rate, "pitch": pitch, "pitch_range": pitch_range, "volume": volume}
+    for name, value in values.items():
         low, high = LIMITS[name]
         if not (math.isfinite(value) and low <= value <= high):
             raise InputError(f"{name}={value} must lie in [{low}, {high}]", field=name)
-    if spec.backend == "festival":
+        if name in ALL_CONTROLS and name not in spec.controls and value != 1.0:
+            raise InputError(
+                f"voice {voice} cannot vary {name} (it can vary: {', '.join(spec.controls)})",
+                field=name,
+            )
+    if spec.backend.startswith("festival"):
         samples, sample_rate, phones, words = festival.synthesize(
-            text, spec.ident, hts=not spec.has_range, rate=rate, pitch=pitch,
+            text, spec.ident, hts=spec.backend == "festival-hts", rate=rate, pitch=pitch,
             pitch_range=pitch_range,
         )  # fmt: skip
     else:

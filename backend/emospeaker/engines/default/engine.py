@@ -17,7 +17,7 @@ import numpy as np
 
 from ...jobs import Job
 from ...speech.prosody import analyse
-from ...speech.recognize import ACCURATE, FAST
+from ...speech.recognize import FAST, STANDARD
 from ...track import FaceTrack
 from ..base import Engine, EngineInput, Option
 from .emotion import emotion_layer
@@ -42,9 +42,10 @@ class DefaultEngine(Engine):
         "head_motion": Option(1.0, "amount of head motion and prosodic brow raises", 0.0, 3.0),
         "blink_rate": Option(1.0, "blink rate relative to the emotion's natural rate", 0.0, 4.0),
         "recognizer": Option(
-            "fast",
-            "phone recognition settings without a transcript: fast or accurate (slower)",
-            choices=("fast", "accurate"),
+            "standard",
+            "phone recognition without a transcript: standard, or fast (a third faster, "
+            "less accurate)",
+            choices=("standard", "fast"),
         ),
     }
 
@@ -54,7 +55,7 @@ class DefaultEngine(Engine):
         times = np.arange(request.frames, dtype=np.float64) / float(request.fps)
         job.progress("prosody", 0.0)
         prosody = analyse(samples)
-        settings = ACCURATE if options["recognizer"] == "accurate" else FAST
+        settings = FAST if options["recognizer"] == "fast" else STANDARD
         timing = find_phones(samples, prosody, request.transcript, settings, job.part(0.02, 0.9))
         job.progress("lips", 0.9)
         loudness = prosody.sample("loudness", times + options["mouth_lead"])

@@ -72,19 +72,28 @@ def accents(prosody: Prosody, pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray
     score = prominence * (1.0 + rise)
     peaks = np.flatnonzero((score[1:-1] > score[:-2]) & (score[1:-1] >= score[2:])) + 1
     peaks = peaks[score[peaks] > 0.08]
+    gap = int(MIN_ACCENT_GAP / HOP_SECONDS)
+    blocked = np.zeros(len(score), bool)
     chosen: list[int] = []
-    for p in peaks[np.argsort(-score[peaks])]:  # strongest first, keep them apart
-        if all(abs(p - c) * HOP_SECONDS >= MIN_ACCENT_GAP for c in chosen):
+    for p in peaks[np.argsort(-score[peaks], kind="stable")]:  # strongest first, kept apart
+        if not blocked[p]:
             chosen.append(int(p))
+            blocked[max(0, p - gap + 1) : p + gap] = True
     chosen.sort()
     strength = np.clip(score[chosen] / 0.3, 0.0, 1.0)
     return prosody.times[chosen], strength
 
 
-def _bump(times: np.ndarray, centre: float, width: float) -> np.ndarray:
-    """Raised cosine of total `width` seconds, peak 1 at `centre`."""
-    u = np.clip((times - centre) / (width / 2), -1.0, 1.0)
-    return 0.5 * (1 + np.cos(np.pi * u))
+def _add_bump(series: np.ndarray, centre: float, width: float, height: float) -> None:
+    """Add a raised cosine of total `width` seconds and peak `height` at `centre` (on the
+    100 Hz grid)."""
+    lo = max(0, int((centre - width / 2) / HOP_SECONDS))
+    hi = min(len(series), int((centre + width / 2) / HOP_SECONDS) + 2)
+    if hi <= lo:
+        return
+    t = (np.arange(lo, hi) + 0.5) * HOP_SECONDS
+    u = np.clip((t - centre) / (width / 2), -1.0, 1.0)
+    series[lo:hi] += height * 0.5 * (1 + np.cos(np.pi * u))
 
 
 def _drift(rng: np.random.Generator, count: int, seconds: float) -> np.ndarray:
@@ -117,9 +126,10 @@ def head_layer(
     width = 0.45 / tempo
     for at, strength in zip(*accents(prosody, pitch), strict=True):
         # down first, then back past rest a little: a beat of the head
-        nod += strength * (_bump(grid, at + 0.05, width) - 0.3 * _bump(grid, at + width, width))
+        _add_bump(nod, at + 0.05, width, strength)
+        _add_bump(nod, at + width, width, -0.3 * strength)
         lift = rise[min(int(at / HOP_SECONDS), len(rise) - 1)]
-        brows += min(1.0, strength * lift) * _bump(grid, at, 0.5 / tempo)
+        _add_bump(brows, at, 0.5 / tempo, min(1.0, strength * lift))
 
     slow = _smooth(pitch, 0.4 / tempo)
     yaw = _drift(rng, len(grid), 0.7 / tempo) * talk

@@ -1,6 +1,8 @@
 """The lips layer: phones -> ARKit mouth and jaw curves, as a chain of small passes.
 
-1. `viseme_segments`  phones -> (class, start, end), diphthongs split in two.
+1. `viseme_segments`  phones -> (class, start, end), diphthongs split in two; the last
+                      0.35 s of a pause before speech becomes an in-breath: the mouth
+                      opens before the sound starts, as it does in real recordings.
 2. `coarticulate`     dominance blending (Cohen & Massaro): each segment pulls the mouth
                       towards its pose with a strength that is full inside the segment and
                       decays exponentially before it (anticipation) and after it (carry-over);
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...channels import ALL_CHANNELS, index_of
-from ...speech.phones import PhoneSegment
+from ...speech.phones import SILENCE, PhoneSegment
 from .visemes import (
     CLASS_DOMINANCE,
     CLASS_INDEX,
@@ -33,6 +35,8 @@ from .visemes import (
 ANTICIPATION = 0.05  # s: decay of a segment's pull before it starts
 CARRY_OVER = 0.035  # s: decay after it ends
 FULL_REST = 0.25  # s: a pause this long relaxes the mouth completely
+BREATH = 0.35  # s: the mouth opens this long before speech that follows a pause
+MIN_BREATH_PAUSE = 0.2  # s: shorter pauses get no in-breath
 _COL = {name: i for i, name in enumerate(LIP_CHANNELS)}
 
 
@@ -51,7 +55,13 @@ class Segments:
 def viseme_segments(phones: Sequence[PhoneSegment]) -> Segments:
     """Pass 1: classes and times, with each diphthong split into its two halves."""
     kind, start, end = [], [], []
-    for seg in phones:
+    for i, seg in enumerate(phones):
+        if _before_speech(phones, i):
+            cut = max(seg.start, seg.end - BREATH)
+            kind += [CLASS_INDEX["rest"], CLASS_INDEX["breath"]]
+            start += [seg.start, cut]
+            end += [cut, seg.end]
+            continue
         parts = DIPHTHONGS.get(seg.phone, (seg.phone,))
         step = (seg.end - seg.start) / len(parts)
         for k, part in enumerate(parts):
@@ -59,6 +69,16 @@ def viseme_segments(phones: Sequence[PhoneSegment]) -> Segments:
             start.append(seg.start + k * step)
             end.append(seg.start + (k + 1) * step)
     return Segments(np.array(kind, int), np.array(start, float), np.array(end, float))
+
+
+def _before_speech(phones: Sequence[PhoneSegment], i: int) -> bool:
+    seg = phones[i]
+    return (
+        seg.phone == SILENCE
+        and seg.duration >= MIN_BREATH_PAUSE
+        and i + 1 < len(phones)
+        and phones[i + 1].phone != SILENCE
+    )
 
 
 def coarticulate(

@@ -9,6 +9,7 @@ neighbours (coarticulation, see `lips`). Lip-closing classes dominate, [h] hardl
 | class | phones                  | pose (main channels)                                    |
 |-------|-------------------------|---------------------------------------------------------|
 | rest  | SIL                     | all zero: lips together, jaw closed                      |
+| breath| (end of a pause)        | jaw and lips part to breathe in before speaking again    |
 | PBM   | P B M                   | lips shut (mouthClose = jawOpen), slight press           |
 | FV    | F V                     | lower lip rolled under the upper teeth, upper lip up     |
 | TH    | TH DH                   | jaw slightly open, tongue tip between the teeth          |
@@ -42,6 +43,7 @@ DIPHTHONGS: dict[str, tuple[str, str]] = {
 # class -> (dominance, pose)
 CLASSES: dict[str, tuple[float, dict[str, float]]] = {
     "rest": (0.6, {}),
+    "breath": (0.5, {"jawOpen": 0.4, "mouthLowerDown*": 0.1}),
     "PBM": (1.0, {"jawOpen": 0.06, "mouthClose": 0.06, "mouthPress*": 0.3}),
     "FV": (0.9, {"jawOpen": 0.08, "mouthClose": 0.03, "mouthRollLower": 0.6,
                  "mouthUpperUp*": 0.15}),

@@ -1,0 +1,287 @@
+"""The default engine on synthesised speech with exact phone labels (real festival, real
+pocketsphinx, worker processes included)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from emospeaker.api import animate
+from emospeaker.audio import Audio
+from emospeaker.channels import ALL_CHANNELS, HEAD_ROTATION, index_of
+from emospeaker.emotion import EMOTIONS, MAX_INTENSITY, EmotionTimeline
+from emospeaker.engines import get_engine
+from emospeaker.engines.default.emotion import PROTOTYPES, emotion_layer
+from emospeaker.engines.default.eyes import blink_times
+from emospeaker.engines.default.head import head_layer
+from emospeaker.engines.default.timing import AlignmentWarning
+from emospeaker.errors import Cancelled, InputError
+from emospeaker.jobs import Job
+from emospeaker.metrics import (
+    CLOSED_BELOW,
+    bilabial_closure_share,
+    lips_closed,
+    mouth_opening,
+)
+from emospeaker.speech import synthesize
+from emospeaker.speech.prosody import analyse
+from emospeaker.track import ENGINE_LAYERS
+
+TEXT = "Bob bought a big map, and five brave foxes moved over the fence."
+FPS = 30
+# the ARKit channels each emotion's prototype drives most (see engines/default/emotion.py)
+SIGNATURE = {
+    "happy": ["mouthSmileLeft", "mouthSmileRight", "cheekSquintLeft"],
+    "sad": ["browInnerUp", "mouthFrownLeft", "mouthFrownRight"],
+    "surprised": ["browInnerUp", "browOuterUpLeft", "eyeWideLeft"],
+    "fear": ["browInnerUp", "eyeWideRight", "mouthStretchLeft"],
+    "angry": ["browDownLeft", "browDownRight", "eyeSquintLeft", "mouthPressLeft"],
+    "disgusted": ["noseSneerLeft", "noseSneerRight", "mouthFrownLeft"],
+    "contempt": ["mouthSmileRight", "mouthDimpleRight"],
+}
+
+
+@pytest.fixture(scope="module")
+def utt():
+    return synthesize(TEXT, "cmu_us_slt_arctic_hts")
+
+
+def run(utt, emotion=None, **kwargs):
+    timeline = EmotionTimeline.parse(emotion) if isinstance(emotion, str) else emotion
+    kwargs.setdefault("fps", FPS)
+    return animate(utt.audio, timeline, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def aligned(utt):
+    return run(utt, transcript=utt.text)
+
+
+@pytest.fixture(scope="module")
+def recognised(utt):
+    return run(utt)
+
+
+def frames_of(track, seg, margin=0):
+    times = track.times()
+    inside = np.flatnonzero((times >= seg.start) & (times < seg.end))
+    if inside.size == 0:
+        inside = np.array([int(np.argmin(np.abs(times - (seg.start + seg.end) / 2)))])
+    lo, hi = max(0, inside[0] - margin), min(track.frames, inside[-1] + margin + 1)
+    return np.arange(lo, hi)
+
+
+def test_track_layout_and_provenance(recognised, utt):
+    track = recognised
+    assert tuple(track.layers) == ENGINE_LAYERS and track.channels == ALL_CHANNELS
+    assert track.frames == math.ceil(Fraction(len(utt.audio.samples), 16000) * FPS)
+    assert track.emotion.shape == (track.frames, 8)
+    engine = get_engine("default")
+    assert track.provenance["engine"] == "default"
+    assert track.provenance["engine_version"] == engine.version != "0.0.1"
+    assert track.provenance["phones"] == "recognised"
+    assert track.provenance["phone_count"] > 30
+
+
+def test_lips_close_on_every_bilabial_with_the_transcript(aligned, utt):
+    assert aligned.provenance["phones"] == "aligned"
+    share, count = bilabial_closure_share(lips_closed(aligned), utt.phones, FPS)
+    assert count == 8 and share == 1.0  # Bob, bought, big, map, brave, moved
+
+
+def test_lips_close_on_most_bilabials_from_recognition_alone(recognised, utt):
+    share, _ = bilabial_closure_share(lips_closed(recognised), utt.phones, FPS)
+    assert share >= 0.6
+
+
+def test_f_and_v_bring_the_lower_lip_to_the_teeth(aligned, utt):
+    roll = aligned.channel("mouthRollLower")
+    opening = mouth_opening(aligned)
+    labiodentals = [p for p in utt.phones if p.phone in ("F", "V")]
+    assert len(labiodentals) >= 5
+    for seg in labiodentals:
+        frames = frames_of(aligned, seg, margin=1)
+        assert np.any((roll[frames] >= 0.4) & (opening[frames] < CLOSED_BELOW)), seg
+
+
+def test_rounded_vowels_pucker_and_spread_vowels_do_not(aligned, utt):
+    rounding = aligned.channel("mouthPucker") + aligned.channel("mouthFunnel")
+
+    def mean_over(phones):
+        frames = np.concatenate([frames_of(aligned, p) for p in utt.phones if p.phone in phones])
+        return rounding[frames].mean()
+
+    assert mean_over({"UW", "OW", "AO"}) > mean_over({"IH", "EH", "IY", "AE"}) + 0.2
+
+
+def test_jaw_opens_wide_on_open_vowels_and_follows_loudness(utt):
+    quiet = Audio(np.concatenate([utt.audio.samples, 0.15 * utt.audio.samples]))
+    track = animate(quiet, fps=FPS, transcript=f"{utt.text} {utt.text}")
+    jaw = track.channel("jawOpen")
+    half = track.frames // 2
+    assert jaw[half:].mean() < 0.85 * jaw[:half].mean()
+
+
+def test_silence_relaxes_to_a_closed_mouth(utt):
+    pause = np.zeros(int(0.8 * 16000), np.float32)
+    padded = Audio(np.concatenate([pause, utt.audio.samples, pause]))
+    track = animate(padded, fps=FPS, transcript=utt.text)
+    times = track.times()
+    # before the in-breath that precedes speech, and after the speech has ended
+    quiet = (times < 0.8 - 0.45) | (times > 0.8 + utt.duration + 0.15)
+    assert lips_closed(track)[quiet].all()
+    assert track.channel("jawOpen")[quiet].max() < 0.02
+    breath = (times > 0.8 - 0.25) & (times < 0.8)
+    assert mouth_opening(track)[breath].max() > 0.1  # the mouth opens to breathe in
+
+
+@pytest.mark.parametrize("emotion", [e for e in EMOTIONS if e != "neutral"])
+def test_each_emotion_raises_its_action_units(emotion, utt, recognised):
+    track = run(utt, f"{emotion}:1")
+    for channel in SIGNATURE[emotion]:
+        assert track.channel(channel).mean() > recognised.channel(channel).mean() + 0.15, channel
+
+
+def test_intensity_is_monotone_smooth_and_saturating_above_one():
+    intensities = np.linspace(0, MAX_INTENSITY, 81)
+    for k, emotion in enumerate(EMOTIONS):
+        if not PROTOTYPES[emotion]:
+            continue
+        curves = np.zeros((len(intensities), 8), np.float32)
+        curves[:, k] = intensities
+        layer = emotion_layer(curves, np.zeros(len(intensities)))
+        for channel in SIGNATURE[emotion]:
+            values = layer[:, index_of(channel)]
+            steps = np.diff(values)
+            assert np.all(steps > 0), (emotion, channel)  # strictly rising, also above 1
+            assert steps.max() < 0.05  # no jump between neighbouring intensities
+            assert values.max() < 1.0  # saturates without a hard clip
+            assert steps[-10:].mean() < steps[:10].mean()  # and flattens towards the top
+
+
+def test_an_intensity_ramp_gives_smooth_curves(utt):
+    ramp = EmotionTimeline.parse(f"0s=happy:0@linear,{utt.duration:.2f}s=happy:{MAX_INTENSITY}")
+    track = run(utt, ramp)
+    smile = track.layers["emotion"][:, index_of("mouthSmileLeft")]
+    assert smile[-1] > smile[len(smile) // 2] > smile[0] == 0
+    assert np.abs(np.diff(smile)).max() < 0.05
+
+
+def test_emotion_never_breaks_lip_closures(utt):
+    strong = "surprised:4+fear:3+happy:4+disgusted:4"
+    track = run(utt, strong, transcript=utt.text)
+    share, _ = bilabial_closure_share(lips_closed(track), utt.phones, FPS)
+    assert share == 1.0
+    assert track.layers["emotion"][:, index_of("jawOpen")].max() > 0.2  # it does open elsewhere
+
+
+def test_same_seed_same_output_and_seeds_differ(utt, recognised):
+    again = run(utt, seed=0)
+    assert again == recognised  # every layer, bit for bit
+    other = run(utt, seed=7)
+    assert not np.array_equal(other.layers["eyes"], recognised.layers["eyes"])
+    assert not np.array_equal(other.layers["head"], recognised.layers["head"])
+    assert np.array_equal(other.layers["lips"], recognised.layers["lips"])
+
+
+@pytest.mark.parametrize("fps", ["24000/1001", "24", "25", "30000/1001", "30", "50", "60"])
+def test_frame_rates_give_the_right_frame_count(utt, fps):
+    track = run(utt, fps=fps)
+    rate = Fraction(fps)
+    assert track.fps == rate
+    assert track.frames == math.ceil(Fraction(len(utt.audio.samples), 16000) * rate)
+    share, _ = bilabial_closure_share(lips_closed(track), utt.phones, float(rate))
+    assert share >= 0.6
+
+
+def test_a_wrong_transcript_falls_back_to_recognition_with_a_warning(utt, recognised):
+    with pytest.warns(AlignmentWarning, match="transcript not used"):
+        track = run(utt, transcript="The quick brown dog jumps over the lazy cat near a river.")
+    assert track.provenance["phones"].startswith("recognised (alignment failed: ")
+    assert np.array_equal(track.layers["lips"], recognised.layers["lips"])
+    with pytest.warns(AlignmentWarning, match="not in the dictionary: zorblaxt"):
+        track = run(utt, transcript="Bob bought a zorblaxt")
+    assert "zorblaxt" in track.provenance["phones"]
+
+
+def test_options_shape_the_layers(utt, recognised):
+    calm = run(utt, options={"head_motion": 0, "blink_rate": 0, "lip_gain": 0.5})
+    head = calm.layers["head"]
+    assert not head.any()
+    assert calm.layers["eyes"][:, index_of("eyeBlinkLeft")].max() == 0
+    assert calm.channel("jawOpen").max() < 0.7 * recognised.channel("jawOpen").max()
+    assert calm.provenance["options"]["lip_gain"] == 0.5
+    with pytest.raises(InputError, match="no option 'wobble'"):
+        run(utt, options={"wobble": 1})
+    with pytest.raises(InputError, match="recognizer"):
+        run(utt, options={"recognizer": "psychic"})
+
+
+def test_head_moves_with_prosody_and_emotion_shapes_it(utt, recognised):
+    rotation = recognised.layers["head"][:, [index_of(n) for n in HEAD_ROTATION]]
+    assert 0.005 < np.abs(rotation).max() < 0.3  # radians: visible, not wild
+    prosody = analyse(utt.audio.samples)
+    times = recognised.times()
+    curves = np.zeros((len(times), 8), np.float32)
+    amplitude = {}
+    for emotion in ("sad", "angry"):
+        curves[:] = 0
+        curves[:, EMOTIONS.index(emotion)] = 1
+        layer = head_layer(prosody, times, curves, seed=0)
+        amplitude[emotion] = np.abs(layer[:, index_of("headPitch")]).mean()
+    assert amplitude["sad"] < 0.6 * amplitude["angry"]
+
+
+def test_blinks_happen_and_their_rate_depends_on_emotion(recognised):
+    blinks = recognised.layers["eyes"][:, index_of("eyeBlinkLeft")]
+    assert blinks.max() > 0.8
+    counts = {rate: len(blink_times(np.random.default_rng(1), 600, rate, [])) for rate in (8, 25)}
+    assert counts[25] > 2 * counts[8]
+    angry = run_eyes_rate("angry")
+    fear = run_eyes_rate("fear")
+    assert fear > 1.5 * angry
+
+
+def run_eyes_rate(emotion: str) -> int:
+    from emospeaker.engines.default.eyes import eyes_layer
+
+    times = np.arange(0, 300, 1 / FPS)
+    curves = np.zeros((len(times), 8), np.float32)
+    curves[:, EMOTIONS.index(emotion)] = 1
+    lids = eyes_layer(times, 300.0, curves, [], seed=3)[:, index_of("eyeBlinkLeft")]
+    return int(np.sum((lids[1:] >= 0.5) & (lids[:-1] < 0.5)))
+
+
+def test_cancelling_stops_the_engine_promptly(utt):
+    long = Audio(np.tile(utt.audio.samples, 12))  # ~45 s
+    cancelled_at: list[float] = []
+
+    def progress(stage: str, fraction: float) -> None:
+        if stage == "phones" and fraction > 0 and not cancelled_at:
+            cancelled_at.append(time.perf_counter())
+            job.cancel()
+
+    job = Job(on_progress=progress)
+    with pytest.raises(Cancelled):
+        animate(long, fps=FPS, job=job)
+    assert time.perf_counter() - cancelled_at[0] < 1.0
+    # the recogniser's workers survive a cancelled call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert animate(utt.audio, fps=FPS).frames > 0
+
+
+def test_cancelling_from_another_thread_during_alignment(utt):
+    long = Audio(np.tile(utt.audio.samples, 12))
+    job = Job()
+    timer = threading.Timer(0.3, job.cancel)
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(Cancelled):
+        animate(long, fps=FPS, transcript=" ".join([utt.text] * 12), job=job)
+    assert time.perf_counter() - started < 2.0

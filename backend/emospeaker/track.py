@@ -26,25 +26,31 @@ MAX_FPS = 1000
 def parse_fps(value: str | float | Fraction | tuple[int, int]) -> Fraction:
     """Parse a frame rate: 24, "25", "30000/1001", (24000, 1001), 29.97 -> a positive Fraction.
 
-    NTSC decimals (23.976, 29.97, 59.94) map to their exact n/1001 rates.
+    Ratios are exact; decimals near an NTSC rate (23.976, 29.97, 59.94) mean that n/1001 rate.
     """
     try:
         if isinstance(value, tuple):
             fps = Fraction(int(value[0]), int(value[1]))
+        elif isinstance(value, Fraction | int):
+            fps = Fraction(value)
         elif isinstance(value, str) and "/" in value:
             num, den = value.split("/", 1)
             fps = Fraction(int(num), int(den))
         else:
-            fps = Fraction(str(value)) if not isinstance(value, Fraction) else value
-            ntsc = Fraction(round(fps * 1001 / 1000) * 1000, 1001)
-            if fps.denominator != 1 and abs(float(fps - ntsc)) < 0.005:
-                fps = ntsc
+            fps = _snap_ntsc(Fraction(str(value).strip()))
     except (ValueError, ZeroDivisionError, TypeError):
         raise InputError(
             f"fps {value!r} is not a number or a ratio like 30000/1001", field="fps"
         ) from None
     if not (0 < fps <= MAX_FPS):
         raise InputError(f"fps {value} must be > 0 and <= {MAX_FPS}", field="fps")
+    return fps
+
+
+def _snap_ntsc(fps: Fraction) -> Fraction:
+    ntsc = Fraction(round(fps * 1001 / 1000) * 1000, 1001)
+    if fps.denominator != 1 and ntsc > 0 and abs(float(fps - ntsc)) < 0.005:
+        return ntsc
     return fps
 
 

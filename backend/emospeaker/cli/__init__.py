@@ -9,7 +9,9 @@ import sys
 from .. import __version__
 from ..errors import Cancelled, EmoSpeakerError
 
-COMMANDS: tuple[str, ...] = ("animate", "info", "train", "corpus", "evaluate")
+COMMANDS: tuple[str, ...] = (
+    "animate", "capture", "preview", "head", "info", "train", "corpus", "evaluate",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,97 @@
+"""`emospeaker preview AUDIO -o out.mp4`: the built-in head speaking, rendered offscreen.
+
+With AUDIO the default (or chosen) engine animates it; `--track` renders an existing track
+(AUDIO, if given, is muxed as its sound); `--sheet` renders a labelled contact sheet of all
+52 shapes and the eight emotions instead of a video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..audio import DEFAULT_MAX_SECONDS
+from ..engines import engine_names
+from .common import add_emotion_args, emotion_from_args, parse_options, progress_bar, text_or_file
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "preview",
+        help="render the built-in head driven by speech or a track to mp4 (or a contact sheet)",
+        description=__doc__,
+    )
+    p.add_argument("audio", nargs="?", help="speech to animate (or to mux with --track)")
+    p.add_argument("-o", "--output", help="mp4 to write; default: AUDIO's or TRACK's name .mp4")
+    p.add_argument("--track", help="render this track file (.json, .npz, .csv) instead")
+    p.add_argument("--sheet", metavar="PNG", help="write a contact sheet of shapes and emotions")
+    add_emotion_args(p)
+    p.add_argument("--fps", default="30", help="frame rate when animating AUDIO (default 30)")
+    p.add_argument("--size", type=int, default=512, help="video width and height (default 512)")
+    p.add_argument("--transcript", help="what is said (text or .txt): forced alignment")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engine", default="default", choices=engine_names())
+    p.add_argument("--option", action="append", metavar="NAME=VALUE", help="engine option")
+    p.add_argument("--max-audio-seconds", type=float, default=DEFAULT_MAX_SECONDS)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+
+    started = time.perf_counter()
+    if args.sheet:
+        return _sheet(args, started)
+    if not args.audio and not args.track:
+        raise InputError("give AUDIO to animate, --track to render, or --sheet", field="audio")
+    from ..audio import load_audio
+    from ..render.preview import MeshRenderer
+
+    audio = load_audio(args.audio, max_seconds=args.max_audio_seconds) if args.audio else None
+    source = Path(args.track or args.audio)
+    output = Path(args.output or source.with_suffix(".mp4").name)
+    with progress_bar("preview", args.quiet) as job:
+        if args.track:
+            from ..formats import load_track
+
+            track = load_track(args.track)
+            render_job = job
+        else:
+            from ..api import animate
+
+            track = animate(
+                audio,
+                emotion_from_args(args),
+                fps=args.fps,
+                transcript=text_or_file(args.transcript, "transcript"),
+                engine=args.engine,
+                seed=args.seed,
+                options=parse_options(args.option),
+                job=job.part(0.0, 0.3),
+            )
+            render_job = job.part(0.3, 1.0)
+        MeshRenderer().render(track, output, audio=audio, size=args.size, job=render_job)
+    if not args.quiet:
+        print(
+            f"wrote {output}: {track.frames} frames at {track.fps} fps, {args.size}x{args.size}"
+            f"{' with sound' if audio else ''} in {time.perf_counter() - started:.2f} s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _sheet(args: argparse.Namespace, started: float) -> int:
+    from ..render.preview import contact_sheet, emotion_tiles, shape_tiles
+
+    with progress_bar("sheet", args.quiet) as job:
+        tiles = shape_tiles() + emotion_tiles(args.engine)
+        contact_sheet(args.sheet, tiles, job=job)
+    if not args.quiet:
+        print(
+            f"wrote {args.sheet}: {len(tiles)} tiles in {time.perf_counter() - started:.2f} s",
+            file=sys.stderr,
+        )
+    return 0

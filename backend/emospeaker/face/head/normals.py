@@ -1,0 +1,27 @@
+"""Vertex normals of (batches of) triangle meshes, fast enough to recompute every frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def face_to_vertex(faces: np.ndarray, vertex_count: int) -> sp.csr_matrix:
+    """Sparse [vertices, faces] incidence: summing face vectors onto their corners."""
+    rows = faces.ravel()
+    cols = np.repeat(np.arange(len(faces)), 3)
+    data = np.ones(len(rows), np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(vertex_count, len(faces)))
+
+
+def vertex_normals(
+    vertices: np.ndarray, faces: np.ndarray, incidence: sp.csr_matrix | None = None
+) -> np.ndarray:
+    """Area-weighted unit normals [N, 3]; pass `incidence` to reuse it across frames."""
+    a, b, c = (vertices[faces[:, i]] for i in range(3))
+    face_normals = np.cross(b - a, c - a)
+    if incidence is None:
+        incidence = face_to_vertex(faces, len(vertices))
+    normals = incidence @ face_normals
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return (normals / np.maximum(length, 1e-12)).astype(np.float32)

@@ -123,3 +123,43 @@ def test_mead_layout_is_parsed_and_checked(tmp_path):
     assert items[0].id == "M003_happy_2_001"
     with pytest.raises(InputError, match="no videos in the MEAD layout"):
         find_videos(tmp_path / "M003" / "video")
+
+
+def test_mead_videos_become_fitted_clips(tmp_path):
+    """Real MediaPipe tracking and face fitting on two tiny MEAD-layout videos."""
+    import matplotlib
+    import soundfile
+    from PIL import Image
+
+    from emospeaker.audio import Audio
+    from emospeaker.render.video import write_video
+    from emospeaker.speech import synthesize
+    from emospeaker.train.mead import build_mead_corpus
+
+    photo = f"{matplotlib.get_data_path()}/sample_data/grace_hopper.jpg"
+    photo = np.asarray(Image.open(photo).convert("RGB"))[::2, ::2].copy()  # 300 x 256
+    speech = synthesize("Hello there.", "en-us").audio
+    root = tmp_path / "mead"
+    for emotion, level, utterance, with_audio in (("neutral", 1, "001", True),
+                                                  ("happy", 2, "010", False)):  # fmt: skip
+        video = root / "S01" / "video" / "front" / emotion / f"level_{level}" / f"{utterance}.mp4"
+        video.parent.mkdir(parents=True)
+        frames = int(np.ceil(speech.duration * 25))
+        write_video(video, (photo for _ in range(frames)), Fraction(25),
+                    Audio(speech.samples) if with_audio else None)  # fmt: skip
+        if not with_audio:  # MEAD's separate audio folder
+            sound = root / "S01" / "audio" / emotion / f"level_{level}" / f"{utterance}.wav"
+            sound.parent.mkdir(parents=True)
+            soundfile.write(sound, speech.samples, 16000)
+    manifest, skipped = build_mead_corpus(root, tmp_path / "corpus")
+    assert skipped == []
+    corpus = Corpus(tmp_path / "corpus")
+    clips = {c.id: c for c in corpus.load()}
+    assert set(clips) == {"S01_neutral_1_001", "S01_happy_2_010"}
+    happy = clips["S01_happy_2_010"]
+    assert happy.intensity == pytest.approx(2 / 3) and happy.split == "val"  # 010: every tenth
+    assert clips["S01_neutral_1_001"].split == "train"
+    assert set(happy.layers) == {"combined"} and happy.layers["combined"].shape[1] == 58
+    assert happy.aus.shape == (happy.frames, len(AU_NAMES)) and happy.fps == 25
+    assert abs(len(happy.audio) / 16000 - speech.duration) < 0.05
+    assert (tmp_path / "corpus" / "neutral" / "S01.npy").is_file()

@@ -2,8 +2,8 @@
 
 Every key has a default here, unknown keys are errors (a typo must not silently train the
 wrong model), and `--set section.key=value` overrides work from the command line.
-Relative paths in the file are resolved against the repository root when they exist there,
-else against the config file's folder.
+Relative paths in the file are relative to the current directory (run from the repository
+root, as the README's commands do).
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 from ..engines.neural.losses import LossWeights
 from ..errors import InputError
-
-ROOT = Path(__file__).resolve().parents[3]
-
 
 @dataclass
 class DataConfig:
@@ -71,13 +68,8 @@ class Config:
         }
 
     def path(self, value: str) -> Path:
-        """Resolve a path from the config (repository root first, then the file's folder)."""
-        p = Path(value).expanduser()
-        if p.is_absolute():
-            return p
-        if (ROOT / p).exists() or not self.source:
-            return ROOT / p
-        return Path(self.source).parent / p
+        """A path from the config: absolute, or relative to the current directory."""
+        return Path(value).expanduser().absolute()
 
 
 _SECTIONS = {"data": DataConfig, "loss": LossWeights, "train": TrainSettings}

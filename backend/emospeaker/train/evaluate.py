@@ -10,7 +10,8 @@ Per clip, the engine animates the clip's audio with the clip's emotion, and we m
   emotion (clips of emotions with AUs, i.e. all but neutral).
 
 Decoupling (neural only): a linear probe is trained to tell the emotion category from the
-clip-mean content (high-level) features, with 2-fold cross-validation over clips; the score
+clip mean and deviation of the content (high-level) features, with 2-fold cross-validation
+over clips (use `--split all` for a larger sample); the score
 is its accuracy above chance, rescaled so 0 = chance, 1 = perfect (lower is better). The same
 probe on the low-level features is the reference that shows emotion *is* in the audio.
 """
@@ -123,7 +124,8 @@ def evaluate_engine(
 
 
 def clip_features(model: Any, clip: Clip) -> dict[str, np.ndarray]:
-    """Clip-mean pooled features of each encoder level."""
+    """Clip mean and standard deviation of each encoder level's per-frame features (the
+    deviation carries prosody ranges, e.g. a wide pitch range)."""
     import torch
 
     device = next(model.parameters()).device
@@ -134,7 +136,9 @@ def clip_features(model: Any, clip: Clip) -> dict[str, np.ndarray]:
             times.float()[None].to(device),
             torch.tensor([1.0 / float(clip.fps)], device=device),
         )
-    return {k: v[0].mean(0).float().cpu().numpy() for k, v in feats.items()}
+    return {
+        k: torch.cat([v[0].mean(0), v[0].std(0)]).float().cpu().numpy() for k, v in feats.items()
+    }
 
 
 def decoupling(model: Any, clips: list[Clip], seed: int = 0) -> dict[str, float]:

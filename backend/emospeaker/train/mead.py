@@ -12,12 +12,16 @@ trained levels becomes intensity n / N.
 Each video is tracked with MediaPipe face mesh and fitted with the face model's video fit
 (`emospeaker.face.fit.fit_video`) into a FaceTrack; that combined track is the target (the
 engine layers of a real face cannot be told apart, so training compares lips + emotion with
-its expression and the head layer with its head pose, see losses.py). Head pose is taken
-relative to the clip's median pose (the actor's resting orientation is not a motion). AUs are
-read from the fitted ARKit weights with the default engine's FACS table (see train/au.py).
-Frames without a face are filled from their neighbours; a clip whose face is missing on more
-than MAX_MISSING of its frames is skipped with a warning. Clips are written as they finish;
-a rerun skips those already in the corpus.
+its expression and the head layer with its head pose, see losses.py). The fit measures
+expressions from each speaker's own neutral face, taken once per speaker from their neutral
+clips (`neutral_from`, cached in OUT/neutral/): fitting each clip against its own resting face
+instead would erase an emotion held for the whole clip, which is exactly what MEAD records.
+A speaker without neutral clips falls back to that per-clip rest, with a warning. Head pose is
+taken relative to the clip's median pose (the actor's resting orientation is not a motion).
+AUs are read from the fitted ARKit weights with the default engine's FACS table (train/au.py).
+A clip whose face is missing on more than MAX_MISSING of its frames is skipped with a warning
+(the fit bridges shorter gaps). Clips are written as they finish; a rerun skips those already
+in the corpus.
 """
 
 from __future__ import annotations
@@ -100,18 +104,40 @@ def audio_path(item: MeadItem, root: Path) -> Path:
     raise InputError(f"{item.path}: no audio track and no {sibling}/{item.utterance}.m4a")
 
 
-def fill_missing(values: np.ndarray, found: np.ndarray) -> np.ndarray:
-    """Frames without a face get values interpolated from the nearest frames with one."""
-    if found.all():
-        return values
-    frames = np.arange(len(values))
-    out = values.copy()
-    for c in range(values.shape[1]):
-        out[~found, c] = np.interp(frames[~found], frames[found], values[found, c])
-    return out
+NEUTRAL_CLIPS = 3  # neutral videos per speaker used for their neutral shape
 
 
-def process_video(item: MeadItem, root: Path, levels: int, val_speakers: frozenset[str]) -> Clip:
+def speaker_neutral(root: Path, speaker: str, items: list[MeadItem], cache: Path):
+    """The speaker's neutral face shape (see the module docstring), or None without one."""
+    from ..face.fit import neutral_from
+    from ..face.landmarks import track_video
+
+    path = cache / f"{speaker}.npy"
+    if path.is_file():
+        return np.load(path)
+    clips = [i for i in items if i.speaker == speaker and i.emotion == "neutral"][:NEUTRAL_CLIPS]
+    if not clips:
+        warnings.warn(
+            f"{speaker}: no neutral clips; each clip is fitted against its own resting face",
+            MeadWarning,
+            stacklevel=2,
+        )
+        return None
+    points = np.concatenate([track_video(c.path).points for c in clips])
+    found = ~np.isnan(points[:, 0, 0])
+    neutral = neutral_from(points[found])
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, neutral)
+    return neutral
+
+
+def process_video(
+    item: MeadItem,
+    root: Path,
+    levels: int,
+    val_speakers: frozenset[str],
+    neutral: np.ndarray | None,
+) -> Clip:
     """One MEAD video -> a corpus clip (see the module docstring)."""
     from ..face.fit import fit_video
     from ..face.landmarks import track_video
@@ -120,8 +146,8 @@ def process_video(item: MeadItem, root: Path, levels: int, val_speakers: frozens
     found = landmarks.found
     if found.mean() < 1 - MAX_MISSING:
         raise InputError(f"{item.path}: a face on only {found.mean():.0%} of the frames")
-    track = fit_video(landmarks)
-    values = fill_missing(track.values, found[: track.frames])
+    track = fit_video(landmarks, neutral=neutral, rest=neutral is None)
+    values = track.values
     head = [index_of(c) for c in HEAD_CHANNELS]
     values[:, head] -= np.median(values[:, head], axis=0)
     audio = load_audio(audio_path(item, root), max_seconds=600)
@@ -141,7 +167,7 @@ def process_video(item: MeadItem, root: Path, levels: int, val_speakers: frozens
     )
 
 
-def _process(args: tuple[MeadItem, Path, int, frozenset[str]]) -> Clip | str:
+def _process(args: tuple[MeadItem, Path, int, frozenset[str], np.ndarray | None]) -> Clip | str:
     try:
         return process_video(*args)
     except (EmoSpeakerError, av.FFmpegError, ValueError) as exc:
@@ -174,7 +200,13 @@ def build_mead_corpus(
         "emospeaker_version": __version__,
     }
     writer = CorpusWriter(out, AU_NAMES, info)
-    todo = [(it, root, levels, frozenset(val_speakers)) for it in items if not writer.done(it.id)]
+    pending = [it for it in items if not writer.done(it.id)]
+    neutrals = {
+        speaker: speaker_neutral(root, speaker, items, Path(out) / "neutral")
+        for speaker in sorted({it.speaker for it in pending})
+    }
+    held = frozenset(val_speakers)
+    todo = [(it, root, levels, held, neutrals[it.speaker]) for it in pending]
     skipped: list[str] = []
     done = len(items) - len(todo)
     complete = False

@@ -12,7 +12,8 @@ Clip i (all choices from a generator seeded with (seed, i)):
 - targets: the synthesiser's exact phones -> the default engine's lips pass (visemes,
   coarticulation, loudness, closures), emotion pass (FACS prototypes, masked at closures),
   head pass (prosody, seeded) and eyes pass (seeded); AUs exactly from the emotion curves.
-Every tenth clip is held out for validation.
+Every tenth block of eight consecutive clips (one per emotion, all at one level; the levels
+take turns) is held out for validation.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def make_clip(index: int, seed: int, text: str, voices: list[str]) -> Clip:
         intensity=intensity,
         level=level,
         speaker=voice,
-        split="val" if index % 10 == 9 else "train",
+        split="val" if (index // len(EMOTIONS)) % 10 == 9 else "train",
         text=text,
         phones=[(p.start, p.end, p.phone) for p in phones],
     )

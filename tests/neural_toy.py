@@ -29,8 +29,10 @@ def toy_clip(i: int, emotion: str, level: int, rng: np.random.Generator, fps=Fra
     frames = int(np.ceil(seconds * fps))
     ft = np.arange(frames) / float(fps)
     env_f = np.interp(ft, t, envelope)
-    layers = {name: np.zeros((frames, len(ALL_CHANNELS)), np.float32) for name in
-              ("lips", "emotion", "head", "eyes")}
+    layers = {
+        name: np.zeros((frames, len(ALL_CHANNELS)), np.float32)
+        for name in ("lips", "emotion", "head", "eyes")
+    }
     layers["lips"][:, JAW] = 0.6 * env_f
     intensity = level / 3
     layers["emotion"][:, SMILE] = 0.5 * intensity * (emotion == "happy")
@@ -39,9 +41,17 @@ def toy_clip(i: int, emotion: str, level: int, rng: np.random.Generator, fps=Fra
     aus = np.zeros((frames, len(AU_NAMES)), np.float32)
     aus[:, k % len(AU_NAMES)] = intensity
     return Clip(
-        id=f"toy{i:04d}", audio=audio.astype(np.float32), fps=fps, layers=layers, aus=aus,
-        emotion=emotion, intensity=intensity, level=level, speaker="toy",
-        split="val" if i % 8 == 7 else "train", phones=[(0.1, 0.2, "m")],
+        id=f"toy{i:04d}",
+        audio=audio.astype(np.float32),
+        fps=fps,
+        layers=layers,
+        aus=aus,
+        emotion=emotion,
+        intensity=intensity,
+        level=level,
+        speaker="toy",
+        split="val" if i % 8 == 7 else "train",
+        phones=[(0.1, 0.2, "m")],
     )
 
 

@@ -105,9 +105,19 @@ def test_ddp_step_with_two_cpu_processes(tmp_path, toy_corpus):
     env.pop("WORLD_SIZE", None)
     proc = subprocess.run(
         [
-            sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-            "--master_port", str(29500 + os.getpid() % 1000),
-            "-m", "emospeaker.train", str(path), "--set", "train.log_every=2", "--quiet",
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(29500 + os.getpid() % 1000),
+            "-m",
+            "emospeaker.train",
+            str(path),
+            "--set",
+            "train.log_every=2",
+            "--quiet",
         ],  # fmt: skip
         capture_output=True,
         text=True,

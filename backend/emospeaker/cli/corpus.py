@@ -8,9 +8,7 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "corpus", help="build a neural-engine training corpus", description=__doc__
-    )
+    p = sub.add_parser("corpus", help="build a neural-engine training corpus", description=__doc__)
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
     s = kinds.add_parser(
         "synth",
@@ -43,9 +41,7 @@ def run_synth(args: argparse.Namespace) -> int:
         raise InputError(f"unknown voice {unknown[0]!r}; use: {', '.join(VOICES)}", "voices")
     command = shlex.join(["emospeaker", *sys.argv[1:]]) if sys.argv else ""
     with progress_bar("corpus", args.quiet) as job:
-        manifest = build_corpus(
-            args.out, args.clips, args.seed, args.workers, voices, command, job
-        )
+        manifest = build_corpus(args.out, args.clips, args.seed, args.workers, voices, command, job)
     if not args.quiet:
         print(f"wrote {manifest}", file=sys.stderr)
     return 0

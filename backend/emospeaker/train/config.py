@@ -21,6 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
 from ..engines.neural.losses import LossWeights
 from ..errors import InputError
 
+
 @dataclass
 class DataConfig:
     corpus: str = "data/synthetic"

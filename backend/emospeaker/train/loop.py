@@ -74,11 +74,24 @@ class Dist:
         return self.rank == 0
 
     def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """Average over ranks (NCCL reduces only GPU tensors: moved there and back)."""
         if self.world > 1:
-            values = values.clone()
-            dist.all_reduce(values)
-            values /= self.world
+            shared = values.to(self.device, copy=True)
+            dist.all_reduce(shared)
+            values = shared.cpu() / self.world
         return values
+
+    def agree(self, value: int, what: str) -> None:
+        """Fail clearly when ranks disagree (e.g. on the resume step without a shared `out`)."""
+        if self.world > 1:
+            t = torch.tensor([value, -value], device=self.device)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            if int(t[0]) != -int(t[1]):
+                raise InputError(
+                    f"processes disagree on {what} ({-int(t[1])}..{int(t[0])}); put [train] "
+                    "out on a filesystem every machine shares",
+                    field="train.out",
+                )
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -225,6 +238,7 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
+    env.agree(step, "the step to resume from")
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(_json(cfg.to_dict()))

@@ -55,7 +55,9 @@ class NeuralEngine(Engine):
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        path = str(Path(checkpoint).expanduser().resolve()) if checkpoint else str(DEFAULT_CHECKPOINT)
+        path = (
+            str(Path(checkpoint).expanduser().resolve()) if checkpoint else str(DEFAULT_CHECKPOINT)
+        )
         with self._lock:
             key = (path, device)
             if key not in self._models:

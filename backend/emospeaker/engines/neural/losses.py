@@ -87,9 +87,7 @@ def compute_losses(
     layered = batch["has_layers"].to(frames.dtype)[:, None]
     weights = {"lips": w.lips, "emotion": w.emotion, "head": w.head}
     for name in HEAD_LAYERS:
-        out[name] = layer_loss(
-            layers[name], batch[name], frames * layered, model.mask(name), w
-        )
+        out[name] = layer_loss(layers[name], batch[name], frames * layered, model.mask(name), w)
     # video fits: lips + emotion against the combined expression, head against the head pose
     combined = frames * (1.0 - layered)
     expression = model.blendshape.float() * _non_eye(model)

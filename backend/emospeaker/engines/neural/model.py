@@ -377,7 +377,9 @@ class EmoSpeakerNet(nn.Module):
         raw = self.emo_atoms
         return torch.where(self.blendshape, raw.square(), 0.1 * raw)
 
-    def layers(self, feats: dict[str, torch.Tensor], curves: torch.Tensor) -> dict[str, torch.Tensor]:
+    def layers(
+        self, feats: dict[str, torch.Tensor], curves: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """Per-frame features + emotion curves [B, F, 8] -> layers, each [B, F, channels]."""
         codes = self.matrix(curves)
         # the gain reads the content features, detached: it can follow what is said (less

@@ -91,3 +91,5 @@ def test_evaluate_reports_lip_sync_au_agreement_and_decoupling(run_cli, checkpoi
     for key in ("opening_r_vs_target", "au_cosine", "probe_accuracy_high", "decoupling_high"):
         assert key in figures
     assert 0.0 <= figures["probe_accuracy_low"] <= 1.0
+    for row in figures["intensity_response"].values():
+        assert row[0] == 0.0 and all(b >= a for a, b in zip(row, row[1:], strict=False))

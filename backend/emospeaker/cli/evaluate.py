@@ -25,7 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..engines import get_engine
     from ..train.corpus import Corpus
-    from ..train.evaluate import decoupling, evaluate_engine
+    from ..train.evaluate import (
+        INTENSITY_GRID,
+        decoupling,
+        evaluate_engine,
+        intensity_response,
+    )
     from .common import progress_bar
 
     corpus = Corpus(args.corpus)
@@ -44,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
             model, payload = get_engine("neural").model(args.checkpoint)
             figures["model_sha256"] = payload["checksum"]
             figures.update(decoupling(model, clips))
+            figures["intensity_grid"] = list(INTENSITY_GRID)
+            figures["intensity_response"] = intensity_response(model, clips[0])
     text = json.dumps(figures, indent=1)
     print(text)
     if args.json_out:

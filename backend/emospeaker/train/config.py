@@ -28,7 +28,7 @@ class DataConfig:
     crop_seconds: float = 2.4
     context_seconds: float = 0.3  # audio beyond the crop on each side, for the encoders
     augment: bool = True
-    noise_snr_db: tuple[float, float] = (15.0, 45.0)
+    noise_snr_db: tuple[float, float] = (5.0, 40.0)
     gain_db: tuple[float, float] = (-9.0, 6.0)
 
 
@@ -49,6 +49,7 @@ class TrainSettings:
     log_every: int = 25
     eval_every: int = 500
     checkpoint_every: int = 500
+    snapshot_every: int = 0  # also keep weights-only step_NNNNNN.pt every this many steps
     tensorboard: bool = True  # used when the tensorboard package is installed
 
 

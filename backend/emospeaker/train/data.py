@@ -2,8 +2,9 @@
 
 A crop is `crop_seconds` of frames plus `context_seconds` of audio on each side (so the
 encoders see real sound at the crop's edges, as they do inside a long clip at inference).
-Augmentation is cheap and acoustic only (gain, a random spectral tilt, background noise):
-the targets do not change, which is exactly the invariance the lips should have.
+Augmentation is acoustic only (gain, a small room, a microphone's tilt or band limit,
+background noise, a noise floor): the targets do not change, which is exactly the invariance
+the lips should have, and it narrows the gap between synthesised and recorded speech.
 """
 
 from __future__ import annotations
@@ -57,12 +58,37 @@ def crop(clip: Clip, start: int, frames: int, context: float) -> dict[str, Any]:
     return item
 
 
+def reverb(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A small room: direct sound plus exponentially decaying noise (RT60 0.1-0.6 s)."""
+    from scipy.signal import fftconvolve
+
+    rt60 = rng.uniform(0.1, 0.6)
+    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+    tail = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+    tail *= rng.uniform(0.05, 0.4) / max(np.sqrt(np.sum(tail**2)), 1e-9)
+    tail[0] = 1.0
+    return fftconvolve(audio, tail.astype(np.float32))[: len(audio)].astype(np.float32)
+
+
+def lowpass(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A cheaper microphone or codec: cut-off between 3 and 7 kHz."""
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(4, rng.uniform(3000, 7000), fs=SAMPLE_RATE, output="sos")
+    return sosfilt(sos, audio).astype(np.float32)
+
+
 def augment(audio: np.ndarray, rng: np.random.Generator, cfg: DataConfig) -> np.ndarray:
+    """Acoustic variety a recording has and a synthesiser lacks (targets stay unchanged)."""
     out = audio * np.float32(10 ** (rng.uniform(*cfg.gain_db) / 20))
+    if rng.random() < 0.5:
+        out = reverb(out, rng)
     if rng.random() < 0.5:  # first-order tilt: brighter or duller microphone
         a = np.float32(rng.uniform(-0.6, 0.6))
         out = np.concatenate([out[:1], out[1:] - a * out[:-1]])
-    if rng.random() < 0.6:
+    if rng.random() < 0.25:
+        out = lowpass(out, rng)
+    if rng.random() < 0.7:
         power = float(np.mean(out**2)) + 1e-10
         snr = rng.uniform(*cfg.noise_snr_db)
         noise = rng.standard_normal(len(out)).astype(np.float32)
@@ -71,6 +97,8 @@ def augment(audio: np.ndarray, rng: np.random.Generator, cfg: DataConfig) -> np.
             noise -= np.convolve(noise, np.ones(101) / 101, mode="same")
         noise *= np.sqrt(power / (np.mean(noise**2) + 1e-12) / 10 ** (snr / 10))
         out = out + noise.astype(np.float32)
+    # no recording is ever digitally silent: a floor of -80..-50 dB full scale
+    out = out + rng.standard_normal(len(out)).astype(np.float32) * 10 ** rng.uniform(-4, -2.5)
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 

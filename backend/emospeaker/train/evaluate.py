@@ -163,3 +163,30 @@ def decoupling(model: Any, clips: list[Clip], seed: int = 0) -> dict[str, float]
         out[f"probe_accuracy_{level}"] = acc
         out[f"decoupling_{level}"] = max(0.0, (acc - chance) / (1 - chance))
     return out
+
+
+INTENSITY_GRID = (0.0, 1 / 3, 0.5, 2 / 3, 1.0, 1.5, 2.0, 4.0)
+
+
+def intensity_response(model: Any, clip: Clip) -> dict[str, list[float]]:
+    """Per emotion, the mean emotion-layer blendshape weight on `clip` at INTENSITY_GRID
+    (trained levels are 1/3, 2/3 and 1): between-level and beyond-top behaviour at a glance."""
+    import torch
+
+    times = torch.arange(clip.frames, dtype=torch.float64) / float(clip.fps)
+    with torch.inference_mode():
+        feats = model.features(
+            torch.from_numpy(clip.audio)[None],
+            times.float()[None],
+            torch.tensor([1.0 / float(clip.fps)]),
+        )
+        out = {}
+        for k, emotion in enumerate(EMOTIONS):
+            row = []
+            for s in INTENSITY_GRID:
+                curves = torch.zeros(1, clip.frames, len(EMOTIONS))
+                curves[..., k] = s
+                layer = model.layers(feats, curves)["emotion"][..., model.blendshape]
+                row.append(round(float(layer.mean()), 4))
+            out[emotion] = row
+    return out

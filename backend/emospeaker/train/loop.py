@@ -136,7 +136,7 @@ def mel_statistics(model: EmoSpeakerNet, clips: list[Clip], limit: int = 200) ->
     count = 0
     with torch.no_grad():
         for clip in clips[:limit]:
-            mel = model.front.log_mel(torch.from_numpy(clip.audio)[None])[0].double()
+            mel = model.front.centred(torch.from_numpy(clip.audio)[None])[0].double()
             sums += mel.sum(1)
             squares += mel.square().sum(1)
             count += mel.shape[1]
@@ -160,7 +160,8 @@ class Logger:
     def __init__(self, out: Path, enabled: bool, tensorboard: bool, fresh: bool):
         self.enabled = enabled
         self.path = out / "log.csv"
-        self.columns = ["step", "seconds", "lr", *LOG_TERMS, "val_total", "val_lips", "val_emotion"]
+        val = ("val_total", "val_lips", "val_emotion", "val_head")
+        self.columns = ["step", "seconds", "lr", *LOG_TERMS, *val]
         self.writer = None
         if enabled and tensorboard:
             with contextlib.suppress(ImportError):
@@ -298,6 +299,8 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
             if scaler is not None:
                 state["scaler"] = scaler.state_dict()
             save_checkpoint(last, model, info=_info(cfg, corpus, step), train_state=state)
+        if env.main and t.snapshot_every and step % t.snapshot_every == 0:
+            save_checkpoint(out / f"step_{step:06d}.pt", model, info=_info(cfg, corpus, step))
         if step % t.checkpoint_every == 0 or step % t.eval_every == 0:
             env.barrier()
     final = out / "model.pt"

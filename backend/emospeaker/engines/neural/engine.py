@@ -7,8 +7,8 @@ audio cannot predict) comes from the default engine's seeded eyes pass, so the s
 the same blinks whichever engine made the mouth.
 
 Long audio runs in chunks with enough audio context on each side that the result equals one
-pass (the encoders see ~0.5 s each way), which bounds memory and gives progress and
-cancellation points.
+pass (the front end's normalisation reaches 1.5 s and the encoders ~0.5 s each way), which
+bounds memory and gives progress and cancellation points.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..base import Engine, EngineInput, Option
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 DEFAULT_CHECKPOINT = WEIGHTS / "emospeaker-synthetic.pt"
 CHUNK_SECONDS = 30.0
-CONTEXT_SECONDS = 1.5
+CONTEXT_SECONDS = 2.5  # > half the front end's 3 s normalisation window + the encoders' reach
 
 
 class NeuralEngine(Engine):

@@ -4,7 +4,12 @@ The paper's design, and the choices it leaves open, made here and why:
 
 Front end. Log-mel spectrogram (80 bands, 25 ms Hann window, 10 ms hop, 16 kHz) by
 `torch.stft` and a Slaney mel filterbank built in numpy (no librosa/numba on the inference
-path), normalised per band by statistics of the training corpus stored in the checkpoint.
+path). Each band's sliding mean over 3 s is removed (a local cepstral-mean normalisation: the
+microphone, the room's colour and the recording level differ between a TTS corpus, MEAD and a
+user's line; what the mouth does does not), then bands are scaled by statistics of the training
+corpus stored in the checkpoint. In training the mel axis is stretched by a random 0.88-1.12
+(vocal-tract-length perturbation: a synthetic corpus has only a handful of voices) and two
+random bands of up to 8 mels are masked (SpecAugment's frequency masks).
 
 Audio encoders, fully convolutional over time so any length and any frame rate work:
 - low level (100 Hz, 96 ch, receptive field ~90 ms): spectral detail, pitch, energy. It carries
@@ -103,6 +108,10 @@ class ModelConfig:
     n_mels: int = 80
     n_fft: int = 400
     hop: int = 160
+    norm_seconds: float = 3.0  # sliding per-band mean removed from the log-mel (0: none)
+    freq_masks: int = 2  # SpecAugment-style band masks, training only
+    freq_mask_bands: int = 8
+    band_warp: float = 0.12  # training only: mel axis stretched by 1 +- this (VTLP)
     low_dim: int = 96
     mid_dim: int = 128
     high_dim: int = 128
@@ -179,6 +188,9 @@ class MelFrontEnd(nn.Module):
         self.register_buffer("filters", torch.from_numpy(fb), persistent=False)
         self.register_buffer("mean", torch.zeros(cfg.n_mels))
         self.register_buffer("std", torch.ones(cfg.n_mels))
+        self.norm_frames = int(round(cfg.norm_seconds * cfg.mel_rate)) // 2 * 2 + 1  # odd
+        self.masks, self.mask_bands = cfg.freq_masks, cfg.freq_mask_bands
+        self.warp = cfg.band_warp
 
     def log_mel(self, samples: torch.Tensor) -> torch.Tensor:
         with torch.autocast(samples.device.type, enabled=False):
@@ -194,8 +206,53 @@ class MelFrontEnd(nn.Module):
             power = spec.real.square() + spec.imag.square()
             return torch.log(self.filters @ power + 1e-5)
 
+    def centred(self, samples: torch.Tensor) -> torch.Tensor:
+        """Log-mel minus its sliding per-band mean: microphone, room and level removed."""
+        mel = self.log_mel(samples)
+        if self.norm_frames < 3:
+            return mel
+        local = F.avg_pool1d(
+            mel,
+            self.norm_frames,
+            stride=1,
+            padding=self.norm_frames // 2,
+            count_include_pad=False,
+        )
+        return mel - local
+
     def forward(self, samples: torch.Tensor) -> torch.Tensor:
-        return (self.log_mel(samples) - self.mean[:, None]) / self.std[:, None]
+        mel = (self.centred(samples) - self.mean[:, None]) / self.std[:, None]
+        if self.training and self.warp > 0:
+            mel = warp_bands(mel, self.warp)
+        if self.training and self.masks > 0:
+            mel = mask_bands(mel, self.masks, self.mask_bands)
+        return mel
+
+
+def warp_bands(mel: torch.Tensor, amount: float) -> torch.Tensor:
+    """Stretch each example's mel axis by a random factor in [1 - amount, 1 + amount]: formants
+    and harmonics move as between a short and a long vocal tract (VTLP), a cheap new speaker."""
+    b, n, _ = mel.shape
+    factor = 1.0 + amount * (2 * torch.rand(b, 1, device=mel.device) - 1)
+    source = (torch.arange(n, device=mel.device) * factor).clamp(max=n - 1)  # [B, n]
+    low = source.floor().long()
+    high = (low + 1).clamp(max=n - 1)
+    frac = (source - low).to(mel.dtype)[..., None]
+    pick = lambda index: mel.gather(1, index[..., None].expand(-1, -1, mel.shape[2]))  # noqa: E731
+    return pick(low) * (1 - frac) + pick(high) * frac
+
+
+def mask_bands(mel: torch.Tensor, count: int, width: int) -> torch.Tensor:
+    """Zero `count` random bands of up to `width` mel channels per example (SpecAugment)."""
+    b, n, _ = mel.shape
+    band = torch.arange(n, device=mel.device)
+    keep = torch.ones(b, n, 1, device=mel.device, dtype=mel.dtype)
+    for _ in range(count):
+        size = torch.randint(0, width + 1, (b, 1), device=mel.device)
+        start = (torch.rand(b, 1, device=mel.device) * (n - size)).long()
+        hit = (band >= start) & (band < start + size)
+        keep = keep * (~hit).to(mel.dtype)[..., None]
+    return mel * keep
 
 
 class ChannelNorm(nn.LayerNorm):

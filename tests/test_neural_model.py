@@ -158,6 +158,11 @@ def test_damaged_or_missing_checkpoint_is_refused(tmp_path):
         load_model(path)
     with pytest.raises(InputError, match="no such checkpoint"):
         load_model(tmp_path / "absent.pt")
+    del payload["state_dict"]["exp_net.0.weight"]  # another version of the network
+    payload["checksum"] = weights_checksum(payload["state_dict"])
+    torch.save(payload, path)
+    with pytest.raises(InputError, match="incompatible version"):
+        load_model(path)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="cannot read checkpoint"):
         load_model(tmp_path / "junk.pt")

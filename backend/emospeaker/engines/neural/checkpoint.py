@@ -76,9 +76,17 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
-def model_from_payload(payload: dict[str, Any]) -> EmoSpeakerNet:
-    model = EmoSpeakerNet(ModelConfig.from_dict(payload["model_config"]))
-    model.load_state_dict(payload["state_dict"])
+def model_from_payload(payload: dict[str, Any], source: str = "checkpoint") -> EmoSpeakerNet:
+    """Rebuild the network; a checkpoint of another model version is a clear error."""
+    try:
+        model = EmoSpeakerNet(ModelConfig.from_dict(payload["model_config"]))
+        model.load_state_dict(payload["state_dict"])
+    except (ValueError, TypeError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(
+            f"{source}: made by an incompatible version of the network ({first})",
+            field="checkpoint",
+        ) from None
     return model
 
 
@@ -87,5 +95,5 @@ def load_model(
 ) -> tuple[EmoSpeakerNet, dict[str, Any]]:
     """(model in eval mode, payload) from a checkpoint file."""
     payload = read_checkpoint(path, map_location)
-    model = model_from_payload(payload).to(map_location).eval()
+    model = model_from_payload(payload, str(path)).to(map_location).eval()
     return model, payload

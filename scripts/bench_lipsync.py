@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 import warnings
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT / "backend"))
 
 from emospeaker.api import animate  # noqa: E402
 from emospeaker.audio import load_audio  # noqa: E402
+from emospeaker.emotion import EmotionTimeline  # noqa: E402
 from emospeaker.metrics import (  # noqa: E402
     bilabial_closure_share,
     lips_closed,
@@ -49,13 +51,13 @@ if not DEFAULT_CLIPS.is_dir():
 def synthetic(engine: str, per_voice: int, options: dict) -> None:
     print(f"(a) synthetic speech, {per_voice} sentences per voice, {FPS} fps")
     header = f"{'voice':24s} {'sec':>5s} {'PBM':>4s}  {'closed':>7s} {'closed+T':>8s}"
-    print(header + f"  {'r':>6s} {'r+T':>6s} {'loud':>6s}")
+    print(header + f"  {'r':>6s} {'r+T':>6s} {'loud':>6s} {'aligned':>8s}")
     totals: dict[str, list[float]] = {k: [] for k in ("close", "closeT", "r", "rT", "loud")}
     counts = 0
     for v, voice in enumerate(VOICES):
         texts = [SENTENCES[(v * per_voice + k) % len(SENTENCES)] for k in range(per_voice)]
         rows: dict[str, list[float]] = {k: [] for k in totals}
-        seconds, bilabials = 0.0, 0
+        seconds, bilabials, aligned = 0.0, 0, 0
         for text in texts:
             utt = synthesize(text, voice)
             seconds += utt.duration
@@ -69,6 +71,7 @@ def synthetic(engine: str, per_voice: int, options: dict) -> None:
                 share, n = bilabial_closure_share(lips_closed(track), utt.phones, FPS)
                 rows["close" + key] += [share] * n
                 rows["r" + key].append(pearson_with_lag(mouth_opening(track), truth, SYNTH_LAG)[0])
+                aligned += track.provenance["phones"] == "aligned"
                 if not key:
                     bilabials += n
                     loud = loudness_envelope(utt.audio, track.times())
@@ -80,6 +83,7 @@ def synthetic(engine: str, per_voice: int, options: dict) -> None:
         print(
             f"{voice:24s} {seconds:5.1f} {bilabials:4d}  {means['close']:7.1%} "
             f"{means['closeT']:8.1%}  {means['r']:6.3f} {means['rT']:6.3f} {means['loud']:6.3f}"
+            f" {aligned:5d}/{len(texts)}"
         )
     m = {k: float(np.mean(x)) for k, x in totals.items()}
     print(
@@ -87,7 +91,9 @@ def synthetic(engine: str, per_voice: int, options: dict) -> None:
         f"{m['r']:6.3f} {m['rT']:6.3f} {m['loud']:6.3f}"
     )
     print("closed: share of P/B/M with closed lips within +-1 frame; r: opening vs true phones;")
-    print("+T: with the transcript (forced alignment); loud: loudness-envelope baseline\n")
+    print("+T: with the transcript (forced alignment; 'aligned' counts the sentences where the")
+    print("alignment was accepted, the others fell back to recognition); loud: loudness-envelope")
+    print("baseline\n")
 
 
 def tracked_aperture(clip: Path, cache: Path) -> tuple[np.ndarray, float]:
@@ -105,30 +111,49 @@ def tracked_aperture(clip: Path, cache: Path) -> tuple[np.ndarray, float]:
     return aperture, float(landmarks.fps)
 
 
+def labelled_emotion(clip: Path) -> str | None:
+    """MEAD names carry the acted emotion and its level (1-3; 3 = intensity 1)."""
+    match = re.search(r"level_(\d)_([a-z]+)_", clip.name)
+    return f"{match.group(2)}:{int(match.group(1)) / 3:.2f}" if match else None
+
+
 def real(engine: str, clips_dir: Path, cache: Path, options: dict) -> None:
     clips = sorted(clips_dir.glob("*.mp4"))
     if not clips:
         print(f"(b) no clips in {clips_dir}")
         return
     print(f"(b) real clips in {clips_dir} (r best within +-{REAL_LAG} frames)")
-    print(f"{'clip':40s} {'sec':>5s} {'r':>6s} {'lag':>4s} {'loud':>6s}  phones")
-    rs, louds = [], []
+    print(f"{'clip':40s} {'sec':>5s} {'r':>6s} {'lag':>4s} {'r+E':>6s} {'loud':>6s}  phones")
+    rs, rs_emotion, louds = [], [], []
     for clip in clips:
         aperture, fps = tracked_aperture(clip, cache)
         audio = load_audio(clip)
         track = animate(audio, fps=fps, engine=engine, options=options)
         n = min(len(aperture), track.frames)
         r, lag = pearson_with_lag(aperture[:n], mouth_opening(track)[:n], REAL_LAG)
+        emotion = labelled_emotion(clip)
+        if emotion:
+            felt = animate(audio, EmotionTimeline.parse(emotion), fps=fps, engine=engine,
+                           options=options)  # fmt: skip
+            r_emotion, _ = pearson_with_lag(aperture[:n], mouth_opening(felt)[:n], REAL_LAG)
+        else:
+            r_emotion = r
         loud = loudness_envelope(audio, track.times())
         r_loud, _ = pearson_with_lag(aperture[:n], loud[:n], REAL_LAG)
         rs.append(r)
+        rs_emotion.append(r_emotion)
         louds.append(r_loud)
         print(
-            f"{clip.name:40s} {audio.duration:5.1f} {r:6.3f} {lag:4d} {r_loud:6.3f}  "
-            f"{track.provenance.get('phones', '')}"
+            f"{clip.name:40s} {audio.duration:5.1f} {r:6.3f} {lag:4d} {r_emotion:6.3f} "
+            f"{r_loud:6.3f}  {track.provenance.get('phones', '')}"
+            + (f", +E: {emotion}" if emotion else "")
         )
-    print(f"{'mean':40s} {'':5s} {np.mean(rs):6.3f} {'':4s} {np.mean(louds):6.3f}")
-    print("r: tracked aperture vs predicted opening; loud: loudness-envelope baseline\n")
+    print(
+        f"{'mean':40s} {'':5s} {np.mean(rs):6.3f} {'':4s} {np.mean(rs_emotion):6.3f} "
+        f"{np.mean(louds):6.3f}"
+    )
+    print("r: tracked aperture vs predicted opening (no emotion given); r+E: with the clip's")
+    print("labelled emotion (MEAD clips); loud: loudness-envelope baseline\n")
 
 
 def main() -> None:

@@ -52,16 +52,31 @@ def peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB
 
 
+def children_cpu_seconds() -> float:
+    """CPU time used so far by this process's living children (the pool workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _children():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def _children() -> list[str]:
+    return [
+        pid
+        for task in Path(f"/proc/{os.getpid()}/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    ]
+
+
 def children_peak_mb() -> list[float]:
     """Peak resident memory (VmHWM) of this process's living children (the pool workers)."""
     peaks = []
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            status = Path(f"/proc/{pid}/status").read_text()
-            kib = next(
-                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
-            )
-            peaks.append(kib / 1024)
+    for pid in _children():
+        status = Path(f"/proc/{pid}/status").read_text()
+        kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+        peaks.append(kib / 1024)
     return peaks
 
 
@@ -81,9 +96,9 @@ def main() -> None:
         )
     emotion = EmotionTimeline.parse("0s=neutral:0,20s=happy:0.8,40s=sad:0.6")
     load_before = os.getloadavg()
-    times = []
+    times, cpu_main, cpu_workers = [], [], []
     for run in range(args.runs):
-        started = time.perf_counter()
+        started, main0, workers0 = time.perf_counter(), time.process_time(), children_cpu_seconds()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             track = animate(
@@ -95,7 +110,10 @@ def main() -> None:
                 options=options,
             )
         times.append(time.perf_counter() - started)
-        print(f"run {run + 1}: {times[-1]:.2f} s ({track.frames} frames, "
+        cpu_main.append(time.process_time() - main0)
+        cpu_workers.append(children_cpu_seconds() - workers0)
+        print(f"run {run + 1}: {times[-1]:.2f} s wall, CPU {cpu_main[-1]:.2f} s here + "
+              f"{cpu_workers[-1]:.2f} s in workers ({track.frames} frames, "
               f"phones {track.provenance.get('phones')})")  # fmt: skip
     warm = times[1:] or times
     median = statistics.median(warm)
@@ -108,6 +126,13 @@ def main() -> None:
     print(
         f"median of runs 2-{len(times)}: {median:.2f} s = {audio.duration / median:.0f}x real "
         f"time (target <= {TARGET_SECONDS:.1f} s: {verdict})"
+    )
+    warm_cpu = list(zip(cpu_main, cpu_workers, strict=True))[1:] or [(cpu_main[0], cpu_workers[0])]
+    busiest = statistics.median(max(pair) for pair in warm_cpu)
+    print(
+        f"median CPU per run: {statistics.median(a for a, _ in warm_cpu):.2f} s here, "
+        f"{statistics.median(b for _, b in warm_cpu):.2f} s in workers: on idle cores "
+        f"the wall time would be about {busiest:.2f} s (the busier side)"
     )
     workers = children_peak_mb()
     print(

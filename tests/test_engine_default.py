@@ -119,12 +119,17 @@ def test_rounded_vowels_pucker_and_spread_vowels_do_not(aligned, utt):
     assert mean_over({"UW", "OW", "AO"}) > mean_over({"IH", "EH", "IY", "AE"}) + 0.2
 
 
-def test_jaw_opens_wide_on_open_vowels_and_follows_loudness(utt):
-    quiet = Audio(np.concatenate([utt.audio.samples, 0.15 * utt.audio.samples]))
+def test_jaw_follows_loudness(utt):
+    """The same sentence spoken again 20 dB quieter opens the jaw less on its vowels."""
+    quiet = Audio(np.concatenate([utt.audio.samples, 0.1 * utt.audio.samples]))
     track = animate(quiet, fps=FPS, transcript=f"{utt.text} {utt.text}")
     jaw = track.channel("jawOpen")
-    half = track.frames // 2
-    assert jaw[half:].mean() < 0.85 * jaw[:half].mean()
+    vowels = [p for p in utt.phones if p.phone in ("AA", "AO", "AE", "AH", "EH", "AY")]
+    loud = np.concatenate([frames_of(track, p) for p in vowels])
+    shift = round(utt.duration * FPS)
+    soft = loud + shift
+    assert jaw[soft].mean() < 0.9 * jaw[loud].mean()
+    assert jaw[loud].mean() > 0.3  # open vowels open the jaw wide
 
 
 def test_silence_relaxes_to_a_closed_mouth(utt):
@@ -245,6 +250,15 @@ def test_blinks_happen_and_their_rate_depends_on_emotion(recognised):
     angry = run_eyes_rate("angry")
     fear = run_eyes_rate("fear")
     assert fear > 1.5 * angry
+    # the rate follows the emotion curves through the clip
+    from emospeaker.engines.default.eyes import eyes_layer
+
+    times = np.arange(0, 600, 1 / FPS)
+    curves = np.zeros((len(times), 8), np.float32)
+    curves[len(times) // 2 :, EMOTIONS.index("fear")] = 1
+    lids = eyes_layer(times, 600.0, curves, [], seed=1)[:, index_of("eyeBlinkLeft")]
+    onsets = times[1:][(lids[1:] >= 0.5) & (lids[:-1] < 0.5)]
+    assert (onsets >= 300).sum() > 1.3 * (onsets < 300).sum()
 
 
 def run_eyes_rate(emotion: str) -> int:
@@ -285,3 +299,19 @@ def test_cancelling_from_another_thread_during_alignment(utt):
     with pytest.raises(Cancelled):
         animate(long, fps=FPS, transcript=" ".join([utt.text] * 12), job=job)
     assert time.perf_counter() - started < 2.0
+
+
+def test_concurrent_calls_share_the_engine_safely(utt, recognised):
+    """A server animates several requests at once with the one engine instance."""
+    results: list = [None] * 3
+
+    def work(i: int) -> None:
+        results[i] = run(utt, transcript=utt.text if i == 2 else None)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results[0] == recognised and results[1] == recognised
+    assert results[2].provenance["phones"] == "aligned"

@@ -141,8 +141,14 @@ def test_chunks_tile_the_audio_and_workers_agree_with_this_process(hts):
     samples = np.tile(hts.audio.samples, 6)  # ~17 s, several chunks
     pauses = analyse(samples).pauses
     bounds = chunk_bounds(samples, pauses)
-    assert bounds[0][0] == 0 and bounds[-1][1] == len(samples) and len(bounds) >= 3
-    assert all(a == b for (_, a), (b, _) in zip(bounds, bounds[1:], strict=False))
+    assert len(bounds) >= 3 and all(b - a <= 8 * SAMPLE_RATE for a, b in bounds)
+    assert all(b <= c for (_, b), (c, _) in zip(bounds, bounds[1:], strict=False))
+    covered = sum(b - a for a, b in bounds) + sum(
+        max(0, b - a - 0.3) * SAMPLE_RATE for a, b in pauses if b - a >= 0.4
+    )
+    assert covered == pytest.approx(len(samples), rel=0.02)  # only long pauses are skipped
     here = recognize_chunked(samples, pauses, in_workers=False)
     spread = recognize_chunked(samples, pauses, in_workers=True)
     assert here == spread
+    assert here[0].start == 0 and here[-1].end == pytest.approx(len(samples) / SAMPLE_RATE)
+    assert all(a.end == b.start for a, b in zip(here, here[1:], strict=False))

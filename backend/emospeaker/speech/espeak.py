@@ -7,6 +7,10 @@ from phonetic labelling: espeak-ng counts the silent closure of a stop as part o
 before it and marks the stop at its burst. Its closures are digital silence (or faint breath
 noise in some variants), so each stop's start is moved back over the quiet run that precedes
 the burst; after that a bilabial's segment covers the time the lips are actually shut.
+
+Checked against an independent forced alignment (pocketsphinx, six sentences per voice): the
+phone boundaries agree to a median 10-12 ms (90th percentile 27-36 ms), as closely as
+festival's diphone voice's own labels do (11 ms, 27 ms).
 """
 
 from __future__ import annotations

@@ -5,8 +5,12 @@ pocketsphinx holds the GIL while it decodes, so threads do not help; worker proc
 One pool per process is started on first use and kept (a server animates many requests);
 the calling thread decodes chunks too, so a call never waits for workers to start and a
 one-core machine needs no workers at all. A worker that dies (pocketsphinx is C code) breaks
-only the current call's pool, which is replaced on the next call. Cancellation is checked
-between chunks, so it takes effect within one chunk's decoding time (about 0.2 s).
+only the current call's pool: its work is redone in this process and the pool is replaced
+on the next call. Workers are spawned (safe in threaded servers), so, as with any
+multiprocessing, a script that animates must keep its top level under
+`if __name__ == "__main__":`, or its workers fail to start and everything runs in the
+calling process. Cancellation is checked between chunks, so it takes effect within one
+chunk's decoding time (about 0.1 s).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from .phones import SILENCE, PhoneSegment
 from .recognize import (
     STANDARD,
     Alignment,
-    AlignmentError,
     DecoderSettings,
     align_phones,
     recognize_phones,
@@ -38,6 +41,8 @@ from .recognize import (
 CHUNK_SECONDS = 4.0  # aim: enough context for the decoder, small enough to share out
 MAX_CHUNK_SECONDS = 8.0
 MIN_PAUSE_SECONDS = 0.12
+SKIP_PAUSE_SECONDS = 0.4  # the inside of longer pauses is silence: not worth decoding
+PAUSE_MARGIN_SECONDS = 0.15
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -100,7 +105,29 @@ def chunk_bounds(samples: np.ndarray, pauses: list[tuple[float, float]]) -> list
         bounds.append((start, cut))
         start = cut
     bounds.append((start, total))
-    return bounds
+    return _trim(bounds, pauses)
+
+
+def _trim(
+    bounds: list[tuple[int, int]], pauses: list[tuple[float, float]]
+) -> list[tuple[int, int]]:
+    """Drop the inside of long pauses at the ends of each chunk (the gaps become silence)."""
+    margin = PAUSE_MARGIN_SECONDS
+    long = [
+        (int((a + margin) * SAMPLE_RATE), int((b - margin) * SAMPLE_RATE))
+        for a, b in pauses
+        if b - a >= SKIP_PAUSE_SECONDS
+    ]
+    out = []
+    for a, b in bounds:
+        for lo, hi in long:
+            if lo <= a < hi:
+                a = hi
+            if lo < b <= hi:
+                b = lo
+        if b - a >= SAMPLE_RATE // 10:
+            out.append((a, b))
+    return out
 
 
 def _quietest(samples: np.ndarray, lo: int, hi: int) -> int:
@@ -121,7 +148,7 @@ def recognize_chunked(
     job = job or Job()
     bounds = chunk_bounds(samples, pauses)
     parts = _run(recognize_phones, [(samples[a:b], settings) for a, b in bounds], job, in_workers)
-    return _join(parts, [a / SAMPLE_RATE for a, _ in bounds])
+    return _join(parts, [a / SAMPLE_RATE for a, _ in bounds], len(samples) / SAMPLE_RATE)
 
 
 def start_alignment(samples: np.ndarray, words: list[str]) -> Future | None:
@@ -134,7 +161,8 @@ def start_alignment(samples: np.ndarray, words: list[str]) -> Future | None:
 def finish_alignment(
     pending: Future | None, samples: np.ndarray, words: list[str], job: Job | None = None
 ) -> Alignment:
-    """The result of start_alignment (aligning here if it had no worker); cancellable."""
+    """The result of start_alignment (aligning here if it had no worker, or if the worker
+    died, e.g. because the main module re-ran in it without a __main__ guard); cancellable."""
     job = job or Job()
     if pending is None:
         return align_phones(samples, words)
@@ -148,7 +176,7 @@ def finish_alignment(
             broken = _pool
         if broken is not None:
             _discard_pool(broken)
-        raise AlignmentError("the aligner stopped unexpectedly") from None
+        return align_phones(samples, words)
     finally:
         pending.cancel()
 
@@ -194,13 +222,23 @@ def _run(
     return [results[i] for i in range(len(arguments))]
 
 
-def _join(parts: list[list[PhoneSegment]], offsets: list[float]) -> list[PhoneSegment]:
+def _join(
+    parts: list[list[PhoneSegment]], offsets: list[float], duration: float
+) -> list[PhoneSegment]:
+    """Chunks' phones on one timeline, silence in the gaps between chunks."""
     out: list[PhoneSegment] = []
+
+    def add(phone: str, start: float, end: float) -> None:
+        if end <= start:
+            return
+        if out and phone == SILENCE == out[-1].phone:
+            out[-1] = PhoneSegment(SILENCE, out[-1].start, end)
+        else:
+            out.append(PhoneSegment(phone, start, end))
+
     for part, offset in zip(parts, offsets, strict=True):
+        add(SILENCE, out[-1].end if out else 0.0, offset)
         for seg in part:
-            shifted = PhoneSegment(seg.phone, seg.start + offset, seg.end + offset)
-            if out and shifted.phone == SILENCE == out[-1].phone:
-                out[-1] = PhoneSegment(SILENCE, out[-1].start, shifted.end)
-            else:
-                out.append(shifted)
+            add(seg.phone, seg.start + offset, seg.end + offset)
+    add(SILENCE, out[-1].end if out else 0.0, duration)
     return out

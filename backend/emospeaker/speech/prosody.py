@@ -38,8 +38,9 @@ class Prosody:
     peak_db: float
 
     def sample(self, name: str, at: np.ndarray) -> np.ndarray:
-        """One per-frame series interpolated at times `at` (NaNs of f0 kept as NaN)."""
-        values = getattr(self, name)
+        """One series ("level_db", "loudness", "f0", "speaking") interpolated at times `at`
+        (unvoiced f0 stays NaN)."""
+        values = self.speaking() if name == "speaking" else getattr(self, name)
         if name != "f0":
             return np.interp(at, self.times, values)
         voiced = np.isfinite(values).astype(float)
@@ -50,6 +51,24 @@ class Prosody:
         """Audio time outside the pauses."""
         total = len(self.times) * HOP_SECONDS
         return total - sum(b - a for a, b in self.pauses)
+
+    def speaking(self) -> np.ndarray:
+        """Per analysis frame: 1 while speaking, 0 in pauses, with 0.1 s soft edges."""
+        active = np.ones(len(self.times))
+        for a, b in self.pauses:
+            active[int(a / HOP_SECONDS) : int(b / HOP_SECONDS)] = 0.0
+        return smooth(active, 0.1)
+
+
+def smooth(values: np.ndarray, seconds: float) -> np.ndarray:
+    """Gaussian low-pass of a series on the analysis grid (ends padded with end values)."""
+    sigma = seconds / HOP_SECONDS
+    radius = int(np.ceil(3 * sigma))
+    if radius < 1:
+        return values.astype(np.float64)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    padded = np.pad(values.astype(np.float64), radius, mode="edge")
+    return np.convolve(padded, kernel / kernel.sum(), mode="valid")
 
 
 def analyse(samples: np.ndarray) -> Prosody:

@@ -49,7 +49,8 @@ surprise and fear pull it back, anger pushes the chin forward and down, contempt
 tilts it), so muting the emotion layer removes the whole emotional display.
 
 The channels that part the lips (jawOpen, mouthUpperUp*, mouthLowerDown*) are masked on
-frames where the lips layer closes the lips (P/B/M, F/V), so emotion never breaks a closure.
+frames where the lips layer closes the lips (P/B/M, F/V), so emotion never breaks a closure,
+and show at half strength while speaking (articulation owns the mouth), fully in pauses.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ LIP_PARTING: tuple[str, ...] = (
 )  # fmt: skip
 SATURATION = 1.6
 KNEE = 0.6
+SPEAKING_SHARE = 0.5
 
 
 def _expand(mapping: dict[str, float]) -> dict[str, float]:
@@ -158,14 +160,20 @@ def soft_knee(values: np.ndarray) -> np.ndarray:
     return np.minimum(values, KNEE) + (1 - KNEE) * np.tanh(above / (1 - KNEE))
 
 
-def emotion_layer(curves: np.ndarray, closure_mask: np.ndarray) -> np.ndarray:
-    """[frames, ALL_CHANNELS] from emotion curves [frames, 8] and the lips' closure mask."""
+def emotion_layer(
+    curves: np.ndarray, closure_mask: np.ndarray, speaking: np.ndarray | None = None
+) -> np.ndarray:
+    """[frames, ALL_CHANNELS] from emotion curves [frames, 8], the lips' closure mask and
+    how much the face is speaking (0..1): while speaking, articulation owns the mouth and
+    the lip-parting channels show at SPEAKING_SHARE of their strength; in pauses the held
+    expression shows fully (a surprised mouth hangs open between phrases)."""
     shaped = shape_intensity(curves.astype(np.float64))
     layer = shaped @ EMOTION_TO_CHANNELS
     layer[:, _IS_BLENDSHAPE] = soft_knee(layer[:, _IS_BLENDSHAPE])
     layer += shaped @ EMOTION_POSTURES
     parting = [index_of(n) for n in LIP_PARTING]
-    layer[:, parting] *= (1.0 - np.clip(closure_mask, 0.0, 1.0))[:, None]
+    share = 1.0 if speaking is None else 1.0 - (1.0 - SPEAKING_SHARE) * np.clip(speaking, 0, 1)
+    layer[:, parting] *= (share * (1.0 - np.clip(closure_mask, 0.0, 1.0)))[:, None]
     return layer.astype(np.float32)
 
 

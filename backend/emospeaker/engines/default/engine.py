@@ -65,7 +65,7 @@ class DefaultEngine(Engine):
         job.progress("emotion", 0.94)
         layers = {
             "lips": lips,
-            "emotion": emotion_layer(request.emotion, closures),
+            "emotion": emotion_layer(request.emotion, closures, prosody.sample("speaking", times)),
             "head": head_layer(
                 prosody, times, request.emotion, request.seed, options["head_motion"]
             ),

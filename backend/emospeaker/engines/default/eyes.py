@@ -1,8 +1,9 @@
 """The eyes layer: blinks and small gaze shifts, seeded (same seed, same eyes).
 
-- `blink_times`  a renewal process at an emotion-dependent rate (BLINK_RATE, per minute),
-                 intervals at least 0.8 s; a blink that falls near a pause moves to the
-                 pause's start, where people blink, and long pauses often get one.
+- `blink_times`  a renewal process at an emotion-dependent rate (BLINK_RATE, per minute,
+                 following the emotion curves over time), intervals at least 0.8 s; a
+                 blink that falls near a pause moves to the pause's start, where people
+                 blink, and long pauses often get one.
 - `saccade_targets`  gaze holds a point for 0.3-3 s, then jumps a few degrees (ARKit eyeLook
                  weights up to ~0.2) in 40 ms, mostly sideways; fear looks around more,
                  anger and sadness hold.
@@ -11,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -30,16 +31,22 @@ SACCADE = 0.04
 def blink_times(
     rng: np.random.Generator,
     duration: float,
-    rate_per_minute: float,
+    rate_per_minute: float | Callable[[float], float],
     pauses: Sequence[tuple[float, float]],
 ) -> np.ndarray:
-    """Start times of blinks in [0, duration)."""
-    starts = [a for a, b in pauses if b - a > 0.4 and rng.random() < 0.6]
-    mean_gap = 60.0 / max(rate_per_minute, 1e-3)
+    """Start times of blinks in [0, duration) at a rate that may vary with time (candidates at
+    the highest rate, each kept with probability rate(t) / highest)."""
+    rate = rate_per_minute if callable(rate_per_minute) else lambda _t: rate_per_minute
+    top = max(rate(t) for t in np.arange(0.0, max(duration, 0.1), 0.5))
+    if top <= 0:
+        return np.zeros(0)
+    starts = [a for a, b in pauses if b - a > 0.4 and rng.random() < 0.6 * rate(a) / top]
+    mean_gap = 60.0 / top
     t = rng.uniform(0.2, mean_gap)
     while t < duration:
         near = [a for a, _ in pauses if abs(a - t) < 0.6]
-        starts.append(near[0] + 0.05 if near else t)
+        if rng.random() < rate(t) / top:
+            starts.append(near[0] + 0.05 if near else t)
         t += max(MIN_BLINK_GAP, rng.gamma(3.0, mean_gap / 3.0))
     kept: list[float] = []
     for s in sorted(starts):
@@ -93,9 +100,11 @@ def eyes_layer(
 ) -> np.ndarray:
     """[frames, ALL_CHANNELS] blinks and gaze."""
     rng = np.random.default_rng([seed, 2])
-    blink_rate = (
-        BASE_BLINKS_PER_MINUTE * blink_scale * float(np.mean(emotion_factor(curves, BLINK_RATE)))
-    )
+    per_frame = BASE_BLINKS_PER_MINUTE * blink_scale * emotion_factor(curves, BLINK_RATE)
+
+    def blink_rate(t: float) -> float:
+        return float(np.interp(t, times, per_frame))
+
     lids = blink_curve(times, blink_times(rng, duration, blink_rate, pauses))
     jumps, targets = saccade_targets(
         rng, duration, float(np.mean(emotion_factor(curves, GAZE_RATE)))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...channels import ALL_CHANNELS, index_of
-from ...speech.prosody import HOP_SECONDS, Prosody
+from ...speech.prosody import HOP_SECONDS, Prosody, smooth
 from .emotion import emotion_factor
 
 AMPLITUDE = {"sad": 0.55, "angry": 1.45, "surprised": 1.35, "happy": 1.2, "fear": 1.1,
@@ -34,25 +34,6 @@ BROW_RAISE = 0.35
 MIN_ACCENT_GAP = 0.3
 
 
-def _smooth(values: np.ndarray, seconds: float) -> np.ndarray:
-    """Gaussian low-pass on the 100 Hz grid (edges padded with the end values)."""
-    sigma = seconds / HOP_SECONDS
-    radius = int(np.ceil(3 * sigma))
-    if radius < 1:
-        return values.copy()
-    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    padded = np.pad(values, radius, mode="edge")
-    return np.convolve(padded, kernel / kernel.sum(), mode="valid")
-
-
-def speaking(prosody: Prosody) -> np.ndarray:
-    """1 while speaking, 0 in pauses, with soft edges."""
-    active = np.ones(len(prosody.times))
-    for a, b in prosody.pauses:
-        active[int(a / HOP_SECONDS) : int(b / HOP_SECONDS)] = 0.0
-    return _smooth(active, 0.1)
-
-
 def pitch_contour(prosody: Prosody) -> np.ndarray:
     """Semitones around the median F0 (0 where nothing is voiced), smoothed."""
     f0 = prosody.f0
@@ -61,14 +42,14 @@ def pitch_contour(prosody: Prosody) -> np.ndarray:
         return np.zeros_like(f0)
     semitones = 12 * np.log2(f0[voiced] / np.median(f0[voiced]))
     bridged = np.interp(prosody.times, prosody.times[voiced], semitones)
-    return _smooth(np.clip(bridged, -12, 12) * speaking(prosody), 0.05)
+    return smooth(np.clip(bridged, -12, 12) * prosody.speaking(), 0.05)
 
 
 def accents(prosody: Prosody, pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(times, strengths 0..1) of prominent syllables."""
-    loud = _smooth(prosody.loudness, 0.04)
-    prominence = np.clip(loud - _smooth(loud, 0.4), 0, None)
-    rise = np.clip(pitch - _smooth(pitch, 0.4), 0, None) / 4.0
+    loud = smooth(prosody.loudness, 0.04)
+    prominence = np.clip(loud - smooth(loud, 0.4), 0, None)
+    rise = np.clip(pitch - smooth(pitch, 0.4), 0, None) / 4.0
     score = prominence * (1.0 + rise)
     peaks = np.flatnonzero((score[1:-1] > score[:-2]) & (score[1:-1] >= score[2:])) + 1
     peaks = peaks[score[peaks] > 0.08]
@@ -98,7 +79,7 @@ def _add_bump(series: np.ndarray, centre: float, width: float, height: float) ->
 
 def _drift(rng: np.random.Generator, count: int, seconds: float) -> np.ndarray:
     """Smooth noise of unit standard deviation with a correlation time of `seconds`."""
-    noise = _smooth(rng.standard_normal(count + 400), seconds)[200:-200]
+    noise = smooth(rng.standard_normal(count + 400), seconds)[200:-200]
     return noise / max(float(np.std(noise)), 1e-9)
 
 
@@ -117,10 +98,10 @@ def head_layer(
     amplitude = amount * emotion_factor(emotion_grid, AMPLITUDE)
     tempo = float(np.mean(emotion_factor(curves, TEMPO)))
     rng = np.random.default_rng([seed, 1])
-    talk = speaking(prosody)
+    talk = prosody.speaking()
     pitch = pitch_contour(prosody)
 
-    rise = np.clip(pitch - _smooth(pitch, 0.5), 0, None) / 3.0
+    rise = np.clip(pitch - smooth(pitch, 0.5), 0, None) / 3.0
     nod = np.zeros(len(grid))
     brows = np.zeros(len(grid))
     width = 0.45 / tempo
@@ -131,7 +112,7 @@ def head_layer(
         lift = rise[min(int(at / HOP_SECONDS), len(rise) - 1)]
         _add_bump(brows, at, 0.5 / tempo, min(1.0, strength * lift))
 
-    slow = _smooth(pitch, 0.4 / tempo)
+    slow = smooth(pitch, 0.4 / tempo)
     yaw = _drift(rng, len(grid), 0.7 / tempo) * talk
     roll = _drift(rng, len(grid), 1.0 / tempo) * talk
     values = {
@@ -140,7 +121,7 @@ def head_layer(
         "headRoll": 0.02 * roll + 0.004 * slow,
         "headX": 0.004 * yaw,
         "headY": -0.003 * nod + 0.0004 * slow,
-        "headZ": 0.003 * _smooth(prosody.loudness * talk, 0.3),
+        "headZ": 0.003 * smooth(prosody.loudness * talk, 0.3),
         "browInnerUp": BROW_RAISE * brows,
         "browOuterUpLeft": 0.8 * BROW_RAISE * brows,
         "browOuterUpRight": 0.8 * BROW_RAISE * brows,

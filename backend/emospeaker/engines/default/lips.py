@@ -123,19 +123,16 @@ def close_lips(
     segment (the nearest frame when a segment falls between frames). Returns the pose and
     the closure mask per frame (1 on those frames, 0.5 beside them)."""
     out = pose.copy()
-    mask = np.zeros(len(times))
+    closed = np.zeros(len(times), bool)
     for name, shape in (("PBM", _bilabial), ("FV", _labiodental)):
         for i in segments.of_class(name):
             frames = _frames_within(times, segments.start[i], segments.end[i])
             shape(out, frames)
-            mask[np.clip(frames - 1, 0, len(times) - 1)] = np.maximum(
-                mask[np.clip(frames - 1, 0, len(times) - 1)], 0.5
-            )
-            mask[np.clip(frames + 1, 0, len(times) - 1)] = np.maximum(
-                mask[np.clip(frames + 1, 0, len(times) - 1)], 0.5
-            )
-            mask[frames] = 1.0
-    return out, mask
+            closed[frames] = True
+    beside = np.zeros_like(closed)
+    beside[1:] |= closed[:-1]
+    beside[:-1] |= closed[1:]
+    return out, np.where(closed, 1.0, np.where(beside, 0.5, 0.0))
 
 
 def _frames_within(times: np.ndarray, start: float, end: float) -> np.ndarray:

@@ -62,7 +62,7 @@ CLASSES: dict[str, tuple[float, dict[str, float]]] = {
     "AH": (0.5, {"jawOpen": 0.45, "mouthLowerDown*": 0.12}),
     "EH": (0.55, {"jawOpen": 0.42, "mouthStretch*": 0.2, "mouthLowerDown*": 0.12}),
     "IH": (0.5, {"jawOpen": 0.28, "mouthStretch*": 0.25, "mouthLowerDown*": 0.05}),
-    "IY": (0.6, {"jawOpen": 0.18, "mouthStretch*": 0.4, "mouthSmile*": 0.15}),
+    "IY": (0.6, {"jawOpen": 0.28, "mouthStretch*": 0.4, "mouthSmile*": 0.15}),
     "AO": (0.65, {"jawOpen": 0.5, "mouthFunnel": 0.45, "mouthPucker": 0.2,
                   "mouthLowerDown*": 0.1}),
     "UH": (0.6, {"jawOpen": 0.25, "mouthPucker": 0.4, "mouthFunnel": 0.3}),

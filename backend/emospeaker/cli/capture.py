@@ -1,4 +1,4 @@
-"""`emospeaker capture VIDEO -o track.json`: a talking-head video -> FaceTrack (performance capture)."""
+"""`emospeaker capture VIDEO -o track.json`: a talking-head video -> FaceTrack."""
 
 from __future__ import annotations
 

@@ -9,7 +9,9 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "head", help="export the built-in head (52 ARKit morph targets) as glTF", description=__doc__
+        "head",
+        help="export the built-in head (52 ARKit morph targets) as glTF",
+        description=__doc__,
     )
     p.add_argument("-o", "--output", default="emospeaker_head.glb", help=".glb or .gltf")
     p.add_argument("--track", help="animate it with this track file (.json, .npz, .csv)")

@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sheet", metavar="PNG", help="write a contact sheet of shapes and emotions")
     add_emotion_args(p)
     p.add_argument("--fps", default="30", help="frame rate when animating AUDIO (default 30)")
-    p.add_argument("--size", type=int, default=512, help="video width and height (default 512)")
+    p.add_argument(
+        "--size", type=int, help="video width and height (default 512), or a sheet's tile (256)"
+    )
     p.add_argument("--transcript", help="what is said (text or .txt): forced alignment")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--engine", default="default", choices=engine_names())
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from ..render.preview import MeshRenderer
 
     audio = load_audio(args.audio, max_seconds=args.max_audio_seconds) if args.audio else None
+    size = args.size or 512
     source = Path(args.track or args.audio)
     output = Path(args.output or source.with_suffix(".mp4").name)
     with progress_bar("preview", args.quiet) as job:
@@ -73,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
                 job=job.part(0.0, 0.3),
             )
             render_job = job.part(0.3, 1.0)
-        MeshRenderer().render(track, output, audio=audio, size=args.size, job=render_job)
+        MeshRenderer().render(track, output, audio=audio, size=size, job=render_job)
     if not args.quiet:
         print(
-            f"wrote {output}: {track.frames} frames at {track.fps} fps, {args.size}x{args.size}"
+            f"wrote {output}: {track.frames} frames at {track.fps} fps, {size}x{size}"
             f"{' with sound' if audio else ''} in {time.perf_counter() - started:.2f} s",
             file=sys.stderr,
         )
@@ -88,7 +91,7 @@ def _sheet(args: argparse.Namespace, started: float) -> int:
 
     with progress_bar("sheet", args.quiet) as job:
         tiles = shape_tiles() + emotion_tiles(args.engine)
-        contact_sheet(args.sheet, tiles, job=job)
+        contact_sheet(args.sheet, tiles, tile=args.size or 256, job=job)
     if not args.quiet:
         print(
             f"wrote {args.sheet}: {len(tiles)} tiles in {time.perf_counter() - started:.2f} s",

@@ -30,7 +30,7 @@ from ..track import FaceTrack
 from .anatomy import HEAD_PIVOT
 from .expression import ExpressionModel, expression_model
 from .landmarks import NUM_LANDMARKS, VideoLandmarks
-from .pose import apply_head_pose, head_angles
+from .pose import head_angles
 
 FITTER_VERSION = "1.0"
 Z_WEIGHT = 0.5  # MediaPipe's depth is less certain than its image coordinates
@@ -202,7 +202,9 @@ def neutral_from(landmarks: VideoLandmarks | np.ndarray, model: ExpressionModel 
     """A subject's neutral shape (face frame) from a calibration clip or photo of their
     neutral face, for `fit_video(neutral=...)`: whatever they do on average there is 0."""
     model = model or expression_model()
-    points = landmarks.points[landmarks.found] if isinstance(landmarks, VideoLandmarks) else landmarks
+    points = (
+        landmarks.points[landmarks.found] if isinstance(landmarks, VideoLandmarks) else landmarks
+    )
     points = np.asarray(points, dtype=np.float64).reshape(-1, NUM_LANDMARKS, 3)
     if not len(points):
         raise InputError("no face to take a neutral shape from", field="neutral")
@@ -345,7 +347,6 @@ def _head_channels(pose: Similarity, size: tuple[int, int], smoothing: float) ->
 __all__ = [
     "FaceFit",
     "FrameFits",
-    "apply_head_pose",
     "fit_frames",
     "fit_image",
     "fit_video",

@@ -1,12 +1,13 @@
 """The built-in head as glTF 2.0: its parts, 52 morph targets and a FaceTrack animation.
 
 The file (.glb, or .gltf with the buffer embedded) holds a node `EmoSpeakerHead` that turns
-the head about its neck pivot (the track's head channels: rotation and translation) and a
-child mesh node with one primitive per part (skin, eyes, teeth, tongue, mouth cavity, neck),
-each with the 52 ARKit morph targets as sparse accessors and their names in
-`mesh.extras.targetNames` (Blender's importer turns them into shape keys). A track becomes
-one animation: the morph weights (LINEAR) and the pivot node's rotation and translation.
-Frame i of the track is at time (start_frame + i) / fps.
+the head about its neck pivot (the track's head channels: rotation and translation) with a
+child mesh node holding one primitive per part (skin, eyes, teeth, tongue, mouth cavity,
+ears), each with the 52 ARKit morph targets as sparse accessors and their names in
+`mesh.extras.targetNames` (Blender's importer turns them into shape keys); and a node
+`EmoSpeakerNeck` with the neck, which turns by half the head's rotation. A track becomes one
+animation: the morph weights (LINEAR) and both nodes' rotation and translation. Frame i of
+the track is at time (start_frame + i) / fps.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from ..files import atomic_output
 from ..track import FaceTrack
 from .anatomy import HEAD_PIVOT
 from .head import Head, build_head
-from .head.normals import vertex_normals
 from .head.mesh import ROUGHNESS
-from .pose import head_rotation
+from .head.normals import vertex_normals
+from .pose import NECK_SHARE, head_rotation
 from .tracks import track_arrays
 
 FLOAT, UINT = 5126, 5125
@@ -74,7 +75,9 @@ class _Builder:
     def sparse_vec3(self, dense: np.ndarray) -> int:
         """A VEC3 accessor of zeros except where `dense` [n, 3] is non-zero (morph targets)."""
         dense = dense.astype(np.float32)
-        moving = np.flatnonzero(np.any(np.abs(dense) > 1e-6, axis=1))  # 1 micrometre.astype(np.uint32)
+        moving = np.flatnonzero(
+            np.any(np.abs(dense) > 1e-6, axis=1)
+        )  # 1 micrometre.astype(np.uint32)
         entry: dict[str, Any] = {
             "componentType": FLOAT,
             "count": int(len(dense)),
@@ -109,11 +112,13 @@ def _materials() -> tuple[list[dict[str, Any]], dict[str, int]]:
     return materials, {name: i for i, name in enumerate(names)}
 
 
-def _primitives(b: _Builder, head: Head, material_ids: dict[str, int]) -> list[dict[str, Any]]:
+def _primitives(
+    b: _Builder, head: Head, material_ids: dict[str, int], parts: list, morphs: bool
+) -> list[dict[str, Any]]:
     mesh = head.mesh
     normals = vertex_normals(mesh.vertices, mesh.faces)
     primitives = []
-    for part in mesh.parts:
+    for part in parts:
         rows = part.vertices
         attributes = {
             "POSITION": b.accessor(mesh.vertices[rows], "VEC3", ARRAY_BUFFER, bounds=True),
@@ -121,28 +126,33 @@ def _primitives(b: _Builder, head: Head, material_ids: dict[str, int]) -> list[d
             "COLOR_0": b.accessor(mesh.colors[rows], "VEC3", ARRAY_BUFFER),
         }
         indices = (mesh.faces[part.faces] - rows.start).ravel()
-        primitives.append(
-            {
-                "attributes": attributes,
-                "indices": b.accessor(indices, "SCALAR", ELEMENT_ARRAY_BUFFER),
-                "material": material_ids[part.material],
-                "targets": [{"POSITION": b.sparse_vec3(d[rows])} for d in head.deltas],
-                "extras": {"part": part.name},
-            }
-        )
+        primitive = {
+            "attributes": attributes,
+            "indices": b.accessor(indices, "SCALAR", ELEMENT_ARRAY_BUFFER),
+            "material": material_ids[part.material],
+            "extras": {"part": part.name},
+        }
+        if morphs:
+            primitive["targets"] = [{"POSITION": b.sparse_vec3(d[rows])} for d in head.deltas]
+        primitives.append(primitive)
     return primitives
 
 
-def _animation(b: _Builder, track: FaceTrack, pivot_node: int, mesh_node: int) -> dict[str, Any]:
+def _animation(
+    b: _Builder, track: FaceTrack, pivot_node: int, mesh_node: int, neck_node: int
+) -> dict[str, Any]:
     weights, head = track_arrays(track)
     times = (track.start_frame + np.arange(track.frames)) / float(track.fps)
     time_accessor = b.accessor(times.astype(np.float32), "SCALAR", bounds=True)
-    quats = _quaternions(head_rotation(head[:, :3]))
-    translation = HEAD_PIVOT[None, :] + head[:, 3:6]
+    translation = b.accessor(HEAD_PIVOT[None, :] + head[:, 3:6], "VEC3")
+    head_turn = _quaternions(head_rotation(head[:, :3]))
+    neck_turn = _quaternions(head_rotation(NECK_SHARE * head[:, :3]))
     outputs = [
         (mesh_node, "weights", b.accessor(np.clip(weights, 0, 1).reshape(-1), "SCALAR")),
-        (pivot_node, "rotation", b.accessor(quats, "VEC4")),
-        (pivot_node, "translation", b.accessor(translation, "VEC3")),
+        (pivot_node, "rotation", b.accessor(head_turn, "VEC4")),
+        (pivot_node, "translation", translation),
+        (neck_node, "rotation", b.accessor(neck_turn, "VEC4")),
+        (neck_node, "translation", translation),
     ]
     samplers, channels = [], []
     for i, (node, path, output) in enumerate(outputs):
@@ -168,16 +178,20 @@ def head_gltf(head: Head | None = None, track: FaceTrack | None = None) -> tuple
     head = head or build_head()
     b = _Builder()
     materials, material_ids = _materials()
-    primitives = _primitives(b, head, material_ids)
-    pivot = HEAD_PIVOT.tolist()
+    parts = [p for p in head.mesh.parts if p.name != "neck"]
+    primitives = _primitives(b, head, material_ids, parts, morphs=True)
+    neck = _primitives(b, head, material_ids, [head.mesh.part("neck")], morphs=False)
+    pivot, back = HEAD_PIVOT.tolist(), (-HEAD_PIVOT).tolist()
     nodes = [
         {"name": "EmoSpeakerHead", "translation": pivot, "children": [1]},
-        {"name": "EmoSpeakerHeadMesh", "mesh": 0, "translation": (-HEAD_PIVOT).tolist()},
+        {"name": "EmoSpeakerHeadMesh", "mesh": 0, "translation": back},
+        {"name": "EmoSpeakerNeck", "translation": pivot, "children": [3]},
+        {"name": "EmoSpeakerNeckMesh", "mesh": 1, "translation": back},
     ]
     document: dict[str, Any] = {
         "asset": {"version": "2.0", "generator": "EmoSpeaker (emospeaker.face.gltf)"},
         "scene": 0,
-        "scenes": [{"name": "EmoSpeaker", "nodes": [0]}],
+        "scenes": [{"name": "EmoSpeaker", "nodes": [0, 2]}],
         "nodes": nodes,
         "meshes": [
             {
@@ -185,12 +199,13 @@ def head_gltf(head: Head | None = None, track: FaceTrack | None = None) -> tuple
                 "primitives": primitives,
                 "weights": [0.0] * len(ARKIT_BLENDSHAPES),
                 "extras": {"targetNames": list(ARKIT_BLENDSHAPES)},
-            }
+            },
+            {"name": "EmoSpeakerNeck", "primitives": neck},
         ],
         "materials": materials,
     }
     if track is not None:
-        document["animations"] = [_animation(b, track, 0, 1)]
+        document["animations"] = [_animation(b, track, 0, 1, 2)]
     document["bufferViews"] = b.views
     document["accessors"] = b.accessors
     document["buffers"] = [{"byteLength": len(b.blob)}]

@@ -56,6 +56,16 @@ def head_transform(head: np.ndarray) -> np.ndarray:
     return out
 
 
+NECK_SHARE = 0.5  # the neck turns by this share of the head's rotation (it follows translation)
+
+
+def neck_transform(head: np.ndarray) -> np.ndarray:
+    """4x4 transforms of the neck for head channels [..., 6]: part of the turn, all the move."""
+    head = np.asarray(head, dtype=np.float64).copy()
+    head[..., :3] *= NECK_SHARE
+    return head_transform(head)
+
+
 def apply_head_pose(points: np.ndarray, head: np.ndarray) -> np.ndarray:
     """Points [..., N, 3] moved by head channels [..., 6] (broadcast over leading axes)."""
     t = head_transform(head)

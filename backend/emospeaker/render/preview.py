@@ -20,7 +20,7 @@ from ..errors import InputError  # noqa: E402
 from ..face.head import Head, build_head  # noqa: E402
 from ..face.head.mesh import ROUGHNESS  # noqa: E402
 from ..face.head.normals import face_to_vertex, vertex_normals  # noqa: E402
-from ..face.pose import head_transform  # noqa: E402
+from ..face.pose import head_transform, neck_transform  # noqa: E402
 from ..face.tracks import track_arrays  # noqa: E402
 from ..files import atomic_output  # noqa: E402
 from ..jobs import Job  # noqa: E402
@@ -84,33 +84,45 @@ class HeadRenderer:
             eye, target = FRAMING[framing]
             fov = np.radians(26.0 if framing == "bust" else 24.0)
             self.scene.add(pyrender.PerspectiveCamera(yfov=fov), pose=_look_at(eye, target))
-        for position, intensity in (((-0.35, 0.45, 0.6), 4.5), ((0.5, 0.1, 0.35), 2.0),
-                                    ((0.0, 0.3, -0.6), 2.0)):  # fmt: skip
+        for position, intensity in (
+            ((-0.35, 0.45, 0.6), 4.5),
+            ((0.5, 0.1, 0.35), 2.0),
+            ((0.0, 0.3, -0.6), 2.0),
+        ):
             light = pyrender.DirectionalLight(color=(1.0, 0.98, 0.95), intensity=intensity)
             self.scene.add(light, pose=_look_at(np.array(position), np.zeros(3)))
         self._node = None
+        self._parts = [p for p in self.head.mesh.parts if p.name != "neck"]
+        neck = self.head.mesh.part("neck")
+        neck_mesh = pyrender.Mesh(
+            [self._primitive(neck, mesh.vertices, self._normals(mesh.vertices))]
+        )
+        self._neck = self.scene.add(neck_mesh, pose=np.eye(4))
         self._renderer = pyrender.OffscreenRenderer(size, size)
+
+    def _normals(self, vertices: np.ndarray) -> np.ndarray:
+        return vertex_normals(vertices, self.head.mesh.faces, self._incidence)
+
+    def _primitive(self, part, vertices: np.ndarray, normals: np.ndarray):
+        rows = part.vertices
+        return self._pyrender.Primitive(
+            positions=vertices[rows].astype(np.float32),
+            normals=normals[rows],
+            color_0=self._colors[rows],
+            indices=self.head.mesh.faces[part.faces] - rows.start,
+            material=self._materials[part.material],
+        )
 
     def frame(self, weights: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
         """Render blendshape weights [52] with head channels [6] (pitch, yaw, roll, x, y, z)."""
         vertices = self.head.deform(np.clip(weights, 0.0, 1.0))
-        normals = vertex_normals(vertices, self.head.mesh.faces, self._incidence)
-        primitives = []
-        for part in self.head.mesh.parts:
-            rows = part.vertices
-            primitives.append(
-                self._pyrender.Primitive(
-                    positions=vertices[rows],
-                    normals=normals[rows],
-                    color_0=self._colors[rows],
-                    indices=self.head.mesh.faces[part.faces] - rows.start,
-                    material=self._materials[part.material],
-                )
-            )
+        normals = self._normals(vertices)
+        primitives = [self._primitive(part, vertices, normals) for part in self._parts]
         if self._node is not None:
             self.scene.remove_node(self._node)
-        pose = head_transform(np.zeros(6) if head is None else head)
-        self._node = self.scene.add(self._pyrender.Mesh(primitives), pose=pose)
+        head = np.zeros(6) if head is None else np.asarray(head)
+        self._node = self.scene.add(self._pyrender.Mesh(primitives), pose=head_transform(head))
+        self.scene.set_pose(self._neck, neck_transform(head))
         color, _ = self._renderer.render(self.scene)
         return color
 
@@ -205,14 +217,16 @@ def shape_tiles() -> list[tuple[str, np.ndarray]]:
 def emotion_tiles(engine: str = "default", intensity: float = 1.0) -> list[tuple[str, np.ndarray]]:
     """(label, weights) of each emotion at `intensity` as the engine's emotion layer shapes it.
 
-    Animates a second of silence with a constant emotion through the public API and takes
-    the middle frame of the `emotion` layer (the combined values when there is none).
+    Animates a second of near-silence (faint noise: silent audio is refused as input) with a
+    constant emotion through the public API and takes the middle frame of the `emotion`
+    layer (the combined values when there is none).
     """
     from ..api import animate
     from ..audio import SAMPLE_RATE, audio_from_pcm
     from ..emotion import EMOTIONS, EmotionTimeline
 
-    silence = audio_from_pcm(np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    hush = np.random.default_rng(0).normal(0.0, 3e-4, SAMPLE_RATE).astype(np.float32)
+    silence = audio_from_pcm(hush, SAMPLE_RATE)
     tiles = []
     for emotion in EMOTIONS:
         track = animate(silence, EmotionTimeline.constant({emotion: intensity}), engine=engine)

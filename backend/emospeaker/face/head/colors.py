@@ -37,12 +37,13 @@ def lip_amount(p: np.ndarray, below: np.ndarray) -> np.ndarray:
         + 0.0006 * np.exp(-(((np.abs(x) - 0.006) / 0.004) ** 2))
     )
     lower = line - 0.0090 * (1 - (np.abs(x) / (corner - 0.001)).clip(0, 1) ** 2) ** 0.7
+    soft = 0.0011  # a soft border hides the grid's steps
     inside = np.where(
         below,
-        _smooth(lower - 0.0006, lower + 0.0006, y),
-        _smooth(-upper - 0.0006, -upper + 0.0006, -y),
+        _smooth(lower - soft, lower + soft, y),
+        _smooth(-upper - soft, -upper + soft, -y),
     )
-    return inside * (np.abs(x) < corner + 0.002) * (p[:, 2] > -0.01)  # fmt: skip
+    return inside * (np.abs(x) < corner + 0.002) * (p[:, 2] > -0.01)
 
 
 def _brow_amount(p: np.ndarray) -> np.ndarray:
@@ -61,7 +62,7 @@ def _hair_amount(p: np.ndarray) -> np.ndarray:
         [0.064, 0.064, 0.050, 0.030, 0.020, -0.040, -0.060],
     )
     hairline = hairline + 0.004 * np.cos(np.clip(x / 0.05, -1, 1) * np.pi)  # temples recede
-    return _smooth(-0.003, 0.003, y - hairline)  # fmt: skip
+    return _smooth(-0.003, 0.003, y - hairline)
 
 
 def skin_colors(p: np.ndarray, below_mouth: np.ndarray) -> np.ndarray:

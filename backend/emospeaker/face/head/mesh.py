@@ -10,7 +10,6 @@ from . import parts as P
 from .colors import LASHES, MUCOSA, skin_colors
 from .skin import build_skin, lip_and_lid_strips
 
-
 # the parts' materials and their roughness (shared by the preview and the glTF export)
 ROUGHNESS = {"skin": 0.55, "eye": 0.12, "teeth": 0.35, "mouth": 0.8}
 
@@ -69,7 +68,7 @@ def build_mesh() -> HeadMesh:
     pieces += [P.eyeball(1.0), P.eyeball(-1.0), P.teeth(True), P.teeth(False)]
     ring = _mouth_ring(skin, strips)
     cavity, source, amount = P.cavity(skin_v[ring])
-    pieces += [P.tongue(), cavity, P.neck()]
+    pieces += [P.tongue(), cavity, P.ear(1.0), P.ear(-1.0), P.neck()]
     vertices, faces, all_colors, ranges = [], [], [], []
     nv = nf = 0
     for piece in pieces:
@@ -93,7 +92,8 @@ def build_mesh() -> HeadMesh:
         groups[f"{name}UpperEdge"] = slit.upper
         groups[f"{name}LowerEdge"] = slit.lower
     groups.update({k: np.array([v]) for k, v in skin.center_ids.items()})
-    cavity_ids = np.arange(ranges[-2].vertices.start, ranges[-2].vertices.stop)
+    cavity = next(r for r in ranges if r.name == "mouthCavity").vertices
+    cavity_ids = np.arange(cavity.start, cavity.stop)
     return HeadMesh(
         np.concatenate(vertices),
         np.concatenate(faces).astype(np.int64),

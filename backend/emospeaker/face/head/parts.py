@@ -66,9 +66,12 @@ def eyeball(side: float) -> Part:
     colors = np.where(
         (theta < A.PUPIL_ANGLE)[:, None],
         [0.02, 0.02, 0.02],
-        np.where((theta < A.IRIS_ANGLE)[:, None], iris * (1 - 0.5 * (ring > 0.9)[:, None]),
-                 [0.86, 0.83, 0.80]),
-    )  # fmt: skip
+        np.where(
+            (theta < A.IRIS_ANGLE)[:, None],
+            iris * (1 - 0.5 * (ring > 0.9)[:, None]),
+            [0.86, 0.83, 0.80],
+        ),
+    )
     return Part(f"eye{'Left' if side > 0 else 'Right'}", vertices, faces, colors, "eye")
 
 
@@ -165,16 +168,56 @@ def cavity(ring: np.ndarray) -> tuple[Part, np.ndarray, np.ndarray]:
 
 
 def neck() -> Part:
-    rows = np.linspace(-0.105, -0.235, 12)  # starts inside the head, below the mouth
+    """A neck leaning slightly forward; its top is hidden inside the head, higher at the
+    back (under the skull) than at the front (under the jaw, clear of the mouth)."""
     segments = 48
     phi = 2 * np.pi * np.arange(segments) / segments
-    flare = 1 + 0.25 * np.clip((-0.17 - rows) / 0.065, 0, 1) ** 2
-    rx, rz = 0.054 * flare, 0.050 * flare
-    cz = -0.076 + 0.16 * (-0.105 - rows)  # the neck leans forward as it goes down
-    x = rx[:, None] * np.sin(phi)
-    z = cz[:, None] + rz[:, None] * np.cos(phi)
-    y = np.repeat(rows[:, None], segments, axis=1)
+    top = -0.078 - 0.028 * np.cos(phi)  # -0.106 under the chin, -0.050 at the nape
+    t = np.linspace(0.0, 1.0, 13)[:, None]
+    y = top[None, :] + (-0.235 - top[None, :]) * t
+    flare = 1 + 0.25 * np.clip((-0.17 - y) / 0.065, 0, 1) ** 2
+    cz = -0.076 + 0.16 * (-0.105 - y)  # the neck leans forward as it goes down
+    x = 0.054 * flare * np.sin(phi)
+    z = cz + 0.050 * flare * np.cos(phi)
     vertices = np.stack([x, y, z], -1).reshape(-1, 3)
-    faces = grid_faces(len(rows), segments, wrap=True)
+    faces = grid_faces(len(t), segments, wrap=True)
     colors = np.tile([0.80, 0.61, 0.51], (len(vertices), 1))
     return Part("neck", vertices, faces, colors, "skin")
+
+
+def ear(side: float) -> Part:
+    """An outer ear: a shell with a rolled rim (helix) around a hollow (concha), standing off
+    the side of the head at its back edge."""
+    u = 2 * np.pi * np.arange(48) / 48
+    v = np.linspace(0.0, 0.92, 9)  # rim -> middle
+    height = 0.030 * np.sin(u)[None, :]
+    width = np.where(np.cos(u) > 0, 0.010, 0.018) * np.cos(u)
+    shrink = (1 - v[:, None]) ** 0.8
+    s = height * shrink  # along the ear's height
+    t = width[None, :] * shrink  # towards the face
+    rim = 0.0032 * np.exp(-(((v - 0.06) / 0.07) ** 2))[:, None]
+    hollow = -0.0065 * v[:, None] ** 1.3 * (0.6 + 0.4 * np.cos(u)[None, :])
+    n = rim + hollow + 0.0008 * np.sin(3 * u)[None, :] * (v[:, None] < 0.5)
+    angle = np.radians(22.0)  # the back edge stands out from the head
+    forward = np.array([-np.sin(angle), 0.0, np.cos(angle)])
+    normal = np.array([np.cos(angle), 0.0, np.sin(angle)])
+    center = np.array([0.0735, -0.012, -0.076])
+    points = (
+        center
+        + s[..., None] * np.array([0, 1.0, 0])
+        + t[..., None] * forward
+        + n[..., None] * normal
+    )
+    vertices = points.reshape(-1, 3)
+    faces = grid_faces(len(v), len(u), wrap=True)[:, ::-1]
+    middle = len(vertices)
+    last = (len(v) - 1) * len(u)
+    fan = [(middle, last + (j + 1) % len(u), last + j) for j in range(len(u))]
+    vertices = np.concatenate([vertices, [center + normal * -0.007]])
+    faces = np.concatenate([faces, np.array(fan)])
+    colors = np.tile([0.80, 0.58, 0.49], (len(vertices), 1))
+    colors[len(u) * 3 :] *= np.array([0.95, 0.88, 0.86])  # the hollow is a little redder
+    if side < 0:
+        vertices = vertices * np.array([-1.0, 1.0, 1.0])
+        faces = faces[:, ::-1]
+    return Part(f"ear{'Left' if side > 0 else 'Right'}", vertices, faces, colors, "skin")

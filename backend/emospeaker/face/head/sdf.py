@@ -60,7 +60,7 @@ def _nose(x, y) -> np.ndarray:
     )
     nose = ridge * np.exp(-(((x / width) ** 2) ** 1.3))
     wings = _sides(lambda u: 0.0085 * bump(u, y, 0.0125, -0.0465, 0.0062, 0.0055), x)
-    return np.maximum(nose, wings + 0.25 * nose)  # fmt: skip
+    return np.maximum(nose, wings + 0.25 * nose)
 
 
 def _mouth(x, y) -> np.ndarray:

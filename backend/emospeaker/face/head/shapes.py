@@ -22,7 +22,6 @@ from .. import anatomy as A
 from .mesh import HeadMesh
 from .regions import Regions
 
-
 MIN_MOTION = 2e-5  # metres: smaller displacements are dropped (keeps exports sparse)
 
 
@@ -151,7 +150,7 @@ class ShapeBuilder:
     def eyeWideLeft(self):
         upper, lower = self._lid_angles("Left")
         x = self.p[:, 0]
-        return self._lids("Left", -0.42 * upper(x), 0.12 * lower(x))
+        return self._lids("Left", -0.55 * upper(x), 0.15 * lower(x))
 
     # -- jaw ------------------------------------------------------------------------------
     def jawOpen(self):
@@ -167,10 +166,16 @@ class ShapeBuilder:
 
     # -- mouth ----------------------------------------------------------------------------
     def mouthClose(self):
-        """Lips together however far the jaw is open (ARKit uses it on top of jawOpen)."""
-        up, lo = self._lips(0.012)
-        gap = self.jaw_open[self.mesh.groups["lowerLipCenter"][0]]
-        return -0.55 * lo[:, None] * self.jaw_open + 0.45 * self._move(up, gap)
+        """Lips together however far the jaw is open (ARKit uses it on top of jawOpen): at
+        full jawOpen the lips meet 45% of the way down the lower lip's drop, corners too."""
+        up, lo = self.r.upper_lip**0.5, self.r.lower_lip**0.5  # reach ~11 mm
+        edge = self.mesh.groups["mouthLowerEdge"]
+        order = np.argsort(self.p[edge, 0])
+        xs = self.p[edge[order], 0]
+        drop = np.stack(
+            [np.interp(self.p[:, 0], xs, self.jaw_open[edge[order], k]) for k in range(3)], 1
+        )
+        return np.maximum(up, lo)[:, None] * (0.45 * drop - self.jaw_open)
 
     def mouthFunnel(self):
         up, lo = self._lips(0.010)
@@ -201,14 +206,14 @@ class ShapeBuilder:
         return gauss(self.p, self.corner, radii) * self.skin
 
     def mouthSmileLeft(self):
-        pull = self._move(self._corner((0.016, 0.013, 0.02)), (0.0055, 0.0068, -0.0030))
-        cheek = gauss(self.p, (0.036, -0.045, 0.0), (0.016, 0.016, 0.03)) * self.skin
+        pull = self._move(self._corner((0.017, 0.014, 0.02)), (0.0068, 0.0088, -0.0032))
+        cheek = gauss(self.p, (0.036, -0.045, 0.0), (0.017, 0.017, 0.03)) * self.skin
         upper, lower = self._lid_angles("Left")
         lids = self._lids("Left", 0.0, -0.12 * lower(self.p[:, 0]))
-        return pull + self._move(cheek, (0.001, 0.0030, 0.0015)) + lids
+        return pull + self._move(cheek, (0.0012, 0.0042, 0.0030)) + lids
 
     def mouthFrownLeft(self):
-        pull = self._move(self._corner((0.013, 0.012, 0.02)), (0.0010, -0.0060, -0.0008))
+        pull = self._move(self._corner((0.014, 0.013, 0.02)), (0.0012, -0.0080, -0.0008))
         chin = gauss(self.p, (0.02, -0.095, 0.0), (0.012, 0.012, 0.03)) * self.skin
         return pull + self._move(chin, (0.0, -0.0015, 0.0))
 
@@ -261,38 +266,40 @@ class ShapeBuilder:
 
     def browDownLeft(self):
         w = self._brow((0.028, 0.021, 0.0), (0.022, 0.012, 0.03))
-        return self._move(w, (-0.0020, -0.0060, 0.0008))
+        return self._move(w, (-0.0030, -0.0075, 0.0010))
 
     def browInnerUp(self):
         w = np.maximum(
             self._brow((0.015, 0.022, 0.0), (0.013, 0.013, 0.03)),
             self._brow((-0.015, 0.022, 0.0), (0.013, 0.013, 0.03)),
         )
-        d = self._move(w, (0.0, 0.0070, 0.0))
+        d = self._move(w, (0.0, 0.0090, 0.0))
         d[:, 0] -= 0.08 * self.p[:, 0] * w
         return d
 
     def browOuterUpLeft(self):
-        return self._move(self._brow((0.045, 0.020, 0.0), (0.015, 0.012, 0.03)), (0, 0.0068, 0))
+        return self._move(self._brow((0.045, 0.020, 0.0), (0.016, 0.012, 0.03)), (0, 0.0085, 0))
 
     def cheekPuff(self):
+        """Air in the cheeks: they swell outwards, the lips press and push forward a little."""
         w = (
             np.maximum(
-                gauss(self.p, (0.038, -0.068, 0.0), (0.020, 0.020, 0.03)),
-                gauss(self.p, (-0.038, -0.068, 0.0), (0.020, 0.020, 0.03)),
+                gauss(self.p, (0.044, -0.066, 0.0), (0.024, 0.022, 0.035)),
+                gauss(self.p, (-0.044, -0.066, 0.0), (0.024, 0.022, 0.035)),
             )
             * self.skin
         )
-        outwards = self.p - np.array([0.0, -0.068, -0.03])
+        outwards = self.p - np.array([0.0, -0.066, -0.035])
         outwards /= np.linalg.norm(outwards, axis=1, keepdims=True)
         up, lo = self._lips(0.010)
-        return 0.009 * w[:, None] * outwards + self._move(np.maximum(up, lo), (0, 0, 0.0015))
+        lips = self._move(np.maximum(up, lo), (0, 0, 0.0020))
+        return 0.0125 * w[:, None] * outwards + lips
 
     def cheekSquintLeft(self):
         w = gauss(self.p, (0.040, -0.026, 0.0), (0.020, 0.013, 0.03)) * self.skin
         _, lower = self._lid_angles("Left")
         lids = self._lids("Left", 0.0, -0.5 * lower(self.p[:, 0]))
-        return self._move(w, (0.0, 0.0040, 0.0012)) + lids
+        return self._move(w, (0.0, 0.0050, 0.0016)) + lids
 
     def noseSneerLeft(self):
         wing = gauss(self.p, (0.013, -0.043, 0.01), (0.010, 0.011, 0.03)) * self.skin
@@ -300,9 +307,9 @@ class ShapeBuilder:
         lip = gauss(self.p, (0.010, -0.062, 0.01), (0.010, 0.008, 0.03)) * self.skin
         lip = lip * ~self.mesh.below["mouth"]
         return (
-            self._move(wing, (0.0, 0.0042, 0.0008))
+            self._move(wing, (0.0, 0.0055, 0.0010))
             + self._move(side, (0.0, 0.0025, 0.0))
-            + self._move(lip, (0.0, 0.0020, 0.0))
+            + self._move(lip, (0.0, 0.0028, 0.0))
         )
 
     def tongueOut(self):
@@ -313,6 +320,26 @@ class ShapeBuilder:
         lips = self._move(up * span, (0, 0.0015, 0.0)) + self._move(lo * span, (0, -0.0035, 0))
         return d + 0.28 * self.jaw_open + lips
 
+    def _outside_eyeballs(self, delta: np.ndarray) -> np.ndarray:
+        """Skin that a shape pushes into an eyeball slides over it instead (the lids' sphere):
+        brows pulling the upper lid down must not bare the eye through the skin."""
+        for sign in (1.0, -1.0):
+            center = A.EYE_CENTER * (sign, 1, 1)
+            moved = self.p + delta
+            offset = moved - center
+            r = np.linalg.norm(offset, axis=1)
+            inside = (r < A.LID_RADIUS) & self.r.skin & (r > 1e-9)
+            # the lids' inner strips sit just above the eyeball: keep their own clearance
+            floor = np.where(
+                np.linalg.norm(self.p - center, axis=1) < A.LID_RADIUS - 1e-4,
+                np.linalg.norm(self.p - center, axis=1),
+                A.LID_RADIUS,
+            )
+            inside &= r < floor
+            scale = floor[inside] / r[inside]
+            delta[inside] = center + offset[inside] * scale[:, None] - self.p[inside]
+        return delta
+
     # -- all ------------------------------------------------------------------------------
     def deltas(self) -> np.ndarray:
         """[52, N, 3] float32 in ARKIT_BLENDSHAPES order; Right shapes mirror Left ones."""
@@ -321,9 +348,10 @@ class ShapeBuilder:
         out = np.zeros((len(ARKIT_BLENDSHAPES), len(self.p), 3))
         for i, name in enumerate(ARKIT_BLENDSHAPES):
             if name.endswith("Right"):
-                out[i] = getattr(self, mirror(name))()[mirror_ids] * flip
+                left = self._outside_eyeballs(getattr(self, mirror(name))())
+                out[i] = left[mirror_ids] * flip
             else:
-                out[i] = getattr(self, name)()
+                out[i] = self._outside_eyeballs(getattr(self, name)())
         ids, leaders, amount = self.mesh.follow
         out[:, ids] = amount[:, None] * out[:, leaders] + (1 - amount[:, None]) * out[:, ids]
         out[np.linalg.norm(out, axis=2) < MIN_MOTION] = 0.0  # cut the falloffs' far tails

@@ -17,9 +17,9 @@ import numpy as np
 from .. import anatomy as A
 from .sdf import skin_sdf
 
-COLUMNS = 200  # even: a column on the midline and one at the back seam
-ROWS = 132
-LON_DENSITY = 0.58  # 0: uniform columns; towards 1: denser at the front
+COLUMNS = 160  # even: a column on the midline and one at the back seam
+ROWS = 116
+LON_DENSITY = 0.64  # 0: uniform columns; towards 1: denser at the front
 
 # Rays start on a vertical core inside the head: from its top end they fan over the crown,
 # along it they run horizontally (the face is a height field seen that way: no ray grazes a
@@ -79,9 +79,12 @@ def _rows() -> np.ndarray:
         return np.exp(-(((y - center) / width) ** 2))
 
     density = (
-        0.5 + 1.8 * near(0.003, 0.02) + 1.0 * near(-0.045, 0.012)
-        + 2.6 * near(-0.075, 0.012) + 0.8 * near(-0.11, 0.012)
-    )  # fmt: skip
+        0.5
+        + 1.8 * near(0.003, 0.02)
+        + 1.0 * near(-0.045, 0.012)
+        + 2.6 * near(-0.075, 0.012)
+        + 0.8 * near(-0.11, 0.012)
+    )
     cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]))])
     return np.interp(np.linspace(0, cumulative[-1], ROWS), cumulative, v)
 

@@ -163,3 +163,23 @@ def test_mead_videos_become_fitted_clips(tmp_path):
     assert happy.aus.shape == (happy.frames, len(AU_NAMES)) and happy.fps == 25
     assert abs(len(happy.audio) / 16000 - speech.duration) < 0.05
     assert (tmp_path / "corpus" / "neutral" / "S01.npy").is_file()
+
+
+def test_corpus_targets_are_what_the_default_engine_makes_from_those_phones(monkeypatch):
+    """The generator composes the default engine's passes itself (it has exact phones, the
+    engine finds them); handing the engine the same phones must give the same layers."""
+    from emospeaker.api import animate
+    from emospeaker.engines.default import engine as default_engine
+    from emospeaker.engines.default.timing import Timing
+    from emospeaker.speech import synthesize
+    from emospeaker.train.synthetic import engine_targets
+
+    utt = synthesize("Bob moved the maps.", "en-us")
+    phones = list(utt.phones)
+    monkeypatch.setattr(default_engine, "find_phones", lambda *a, **k: Timing(phones, "exact"))
+    curves = np.zeros((int(np.ceil(utt.duration * 25)), 8), np.float32)
+    curves[:, EMOTIONS.index("surprised")] = 0.8
+    track = animate(utt.audio, curves, fps=25, engine="default", seed=11)
+    targets = engine_targets(utt.audio.samples, phones, Fraction(25), curves, seed=11)
+    for name in ("lips", "emotion", "head", "eyes"):
+        np.testing.assert_allclose(targets[name], track.layers[name], atol=1e-6, err_msg=name)

@@ -76,7 +76,9 @@ def engine_targets(
     curves: np.ndarray,
     seed: int,
 ) -> dict[str, np.ndarray]:
-    """The default engine's four layers for known phones (its passes, minus recognition)."""
+    """The default engine's four layers for known phones: its passes composed exactly as
+    DefaultEngine.animate composes them (with default options), minus phone finding; a test
+    holds the two together."""
     frames = curves.shape[0]
     times = np.arange(frames, dtype=np.float64) / float(fps)
     prosody = analyse(samples)
@@ -84,7 +86,7 @@ def engine_targets(
     lips, closures = lips_layer(phones, times, loudness, 1.0, MOUTH_LEAD)
     return {
         "lips": lips,
-        "emotion": emotion_layer(curves, closures),
+        "emotion": emotion_layer(curves, closures, prosody.sample("speaking", times)),
         "head": head_layer(prosody, times, curves, seed, 1.0),
         "eyes": eyes_layer(times, len(samples) / SAMPLE_RATE, curves, prosody.pauses, seed),
     }

@@ -8,7 +8,8 @@ Clip i (all choices from a generator seeded with (seed, i)):
   a frame rate among 24, 25 and 30 fps;
 - prosody: the emotion's factors on rate, pitch, pitch range and volume (EMOTION_PROSODY, at
   intensity 1; scaled linearly with intensity), times a small random jitter per clip so that
-  emotions overlap as real voices do, plus 0.1-0.4 s of silence before and after;
+  emotions overlap as real voices do, for the controls each voice has (festival's HTS voice
+  varies only rate and volume), plus 0.1-0.4 s of silence before and after;
 - targets: the synthesiser's exact phones -> the default engine's lips pass (visemes,
   coarticulation, loudness, closures), emotion pass (FACS prototypes, masked at closures),
   head pass (prosody, seeded) and eyes pass (seeded); AUs exactly from the emotion curves.
@@ -36,7 +37,7 @@ from ..engines.default.lips import lips_layer
 from ..jobs import Job
 from ..speech.phones import SILENCE, PhoneSegment
 from ..speech.prosody import analyse
-from ..speech.synth import LIMITS, available_voices, synthesize
+from ..speech.synth import LIMITS, VOICES, available_voices, synthesize
 from ..track import frame_count
 from .au import AU_NAMES, aus_from_curves
 from .corpus import Clip, CorpusWriter
@@ -58,14 +59,18 @@ EMOTION_PROSODY: dict[str, dict[str, float]] = {
 JITTER = {"rate": 0.06, "pitch": 0.06, "pitch_range": 0.15, "volume": 0.12}
 
 
-def prosody_for(emotion: str, intensity: float, rng: np.random.Generator) -> dict[str, float]:
-    """Synthesiser settings for an emotion at an intensity, with the per-clip jitter."""
+def prosody_for(
+    emotion: str, intensity: float, rng: np.random.Generator, voice: str
+) -> dict[str, float]:
+    """Synthesiser settings for an emotion at an intensity, with the per-clip jitter, for the
+    prosody `voice` can vary (volume always; the others stay 1 where the voice cannot)."""
     out = {}
     for name, jitter in JITTER.items():
         factor = 1.0 + (EMOTION_PROSODY[emotion].get(name, 1.0) - 1.0) * intensity
         value = factor * float(np.exp(rng.normal(0.0, jitter)))
         low, high = LIMITS[name]
-        out[name] = float(np.clip(value, low, high))
+        varies = name == "volume" or name in VOICES[voice].controls
+        out[name] = float(np.clip(value, low, high)) if varies else 1.0
     return out
 
 
@@ -115,7 +120,7 @@ def make_clip(index: int, seed: int, text: str, voices: list[str]) -> Clip:
     intensity = level / LEVELS
     voice = voices[(index // (len(EMOTIONS) * LEVELS) + index) % len(voices)]
     fps = FRAME_RATES[int(rng.integers(len(FRAME_RATES)))]
-    utterance = synthesize(text, voice, **prosody_for(emotion, intensity, rng))
+    utterance = synthesize(text, voice, **prosody_for(emotion, intensity, rng, voice))
     audio, phones = pad_silence(
         utterance.audio.samples, list(utterance.phones), *rng.uniform(0.1, 0.4, size=2)
     )

@@ -64,9 +64,12 @@ def test_chunked_inference_equals_one_pass(checkpoint, audio, monkeypatch):
         np.testing.assert_allclose(chunked.layers[name], whole.layers[name], atol=2e-5)
 
 
-def test_missing_checkpoint_is_a_clear_error(audio, tmp_path):
+def test_missing_checkpoint_or_device_is_a_clear_error(audio, tmp_path):
     with pytest.raises(InputError, match="no such checkpoint"):
         animate(audio, engine="neural", options={"checkpoint": str(tmp_path / "none.pt")})
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            animate(audio, engine="neural", options={"device": "cuda"})
 
 
 def test_shipped_checkpoint_animates_through_the_cli(run_cli, tmp_path):

@@ -68,6 +68,7 @@ def test_loss_falls_on_a_tiny_corpus(tmp_path, toy_corpus):
     final = train(cfg)
     rows = read_log(tmp_path / "run" / "log.csv")
     assert [int(r["step"]) for r in rows] == list(range(10, 81, 10))
+
     def fell(term: str, factor: float) -> bool:
         return float(rows[-1][term]) < factor * float(rows[0][term])
 

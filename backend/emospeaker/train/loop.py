@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import math
 import os
 import platform
@@ -207,6 +208,32 @@ def validate(model: EmoSpeakerNet, clips: list[Clip], cfg: Config, device) -> di
     return {f"val_{k}": v / max(1, len(clips)) for k, v in totals.items()}
 
 
+def restore(path: Path, model: nn.Module, optimizer, scaler, device: torch.device) -> int:
+    """Load a resumable checkpoint into model, optimizer and scaler; returns its step."""
+    payload = read_checkpoint(path, device)
+    model.load_state_dict(payload["state_dict"])
+    state = payload["train_state"]
+    optimizer.load_state_dict(state["optimizer"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    return int(state["step"])
+
+
+def descend(loss: torch.Tensor, model: nn.Module, optimizer, scaler, clip: float) -> None:
+    """One optimizer step with gradient clipping (and loss scaling under fp16)."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    nn.utils.clip_grad_norm_(model.parameters(), clip)
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def train(cfg: Config, *, resume: bool = True, progress: Callable[[int, int], None] | None = None):
     """Run training as configured; returns the path of the final `model.pt` (rank 0)."""
     env = Dist()
@@ -229,16 +256,8 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
     model = build_model(cfg, corpus, train_clips).to(env.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     autocast, scaler = autocast_for(t.amp, env.device)
-    step = 0
     last = out / "last.pt"
-    if resume and last.is_file():
-        payload = read_checkpoint(last, env.device)
-        model.load_state_dict(payload["state_dict"])
-        state = payload["train_state"]
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        step = int(state["step"])
+    step = restore(last, model, optimizer, scaler, env.device) if resume and last.is_file() else 0
     env.agree(step, "the step to resume from")
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -267,18 +286,7 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
         weights.au_push = push_weight(step, cfg)
         with autocast():
             losses = stepper(to_device(batch, env.device))
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(losses["total"]).backward()
-            scaler.unscale_(optimizer)
-        else:
-            losses["total"].backward()
-        nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        descend(losses["total"], model, optimizer, scaler, t.grad_clip)
         step += 1
         running += torch.stack([losses[k].detach().float().cpu() for k in LOG_TERMS])
         seen += 1
@@ -314,7 +322,8 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
 
 
 def _info(cfg: Config, corpus: Corpus, step: int) -> dict[str, Any]:
-    generator = {k: v for k, v in corpus.manifest.items() if k not in ("clips", "au_names")}
+    skip = ("clips", "au_names", "channels")
+    generator = {k: v for k, v in corpus.manifest.items() if k not in skip}
     return {
         "step": step,
         "train_config": cfg.to_dict(),
@@ -327,6 +336,4 @@ def _info(cfg: Config, corpus: Corpus, step: int) -> dict[str, Any]:
 
 
 def _json(doc: Any) -> str:
-    import json
-
     return json.dumps(doc, indent=1) + "\n"

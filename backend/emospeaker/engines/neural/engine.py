@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...audio import SAMPLE_RATE
+from ...errors import InputError
 from ...jobs import Job
 from ...track import FaceTrack
 from ..base import Engine, EngineInput, Option
@@ -55,6 +56,12 @@ class NeuralEngine(Engine):
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and not torch.cuda.is_available():
+            raise InputError(
+                "option device=cuda: this machine has no CUDA GPU (torch "
+                f"{torch.__version__}); use device=cpu or auto",
+                field="options.device",
+            )
         path = (
             str(Path(checkpoint).expanduser().resolve()) if checkpoint else str(DEFAULT_CHECKPOINT)
         )

@@ -135,7 +135,7 @@ def probe_accuracy(
     test_x: torch.Tensor,
     test_y: torch.Tensor,
     classes: int,
-    steps: int = 300,
+    steps: int = 100,
 ) -> float:
     """Accuracy of a linear (logistic) probe trained on standardised features."""
     mean, std = train_x.mean(0), train_x.std(0).clamp(min=1e-6)

@@ -1,18 +1,20 @@
 """Benchmarks of the face model: head build, preview speed, fitting speed and accuracy.
 
-    PYTHONPATH=backend python scripts/bench_face.py [--frames 120] [--clips DIR]
+    PYTHONPATH=backend python scripts/bench_face.py [--frames 120] [--clips DIR] [--preview-only]
 
-Prints: head build time; preview frames per second at 512x512 (OSMesa, CPU), split into
-deforming and rendering, and end to end into an mp4; fitting time per frame for images and
-for video; round-trip errors (weights and pose recovered from synthesised landmarks, with
-and without landmark noise); and, if the lip-sync clips are there, capture on real video
-(MediaPipe time per frame, fit error, correlation of the captured jawOpen with the measured
-lip aperture).
+Prints: head build time; preview frames per second at 256x256 and 512x512 (OSMesa, CPU),
+rendering only and end to end into an mp4 (with set-up and H.264), each with its ratio to
+the pyrender-based preview it replaced and the machine's load (the CPU is shared: compare
+runs at similar load); fitting time per frame for images and for video; round-trip errors
+(weights and pose recovered from synthesised landmarks, with and without landmark noise);
+and, if the lip-sync clips are there, capture on real video (MediaPipe time per frame, fit
+error, correlation of the captured jawOpen with the measured lip aperture).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -30,6 +32,9 @@ from emospeaker.face.pose import head_angles, head_rotation  # noqa: E402
 from emospeaker.track import FaceTrack  # noqa: E402
 
 CLIPS = Path("/work/shared/data/lipsync_dev")
+# frames/s of the pyrender-based preview (commit 52de010), by this benchmark's method on the
+# shared 2-core dev machine at load ~3 (mean of two runs): (size, "render" or "mp4") -> fps
+PYRENDER_FPS = {(256, "render"): 8.8, (512, "render"): 7.6, (256, "mp4"): 9.5, (512, "mp4"): 7.0}
 OBSERVABLE = [i for i, n in enumerate(ARKIT_BLENDSHAPES) if n != "tongueOut"]
 
 
@@ -59,22 +64,37 @@ def demo_track(frames: int, fps: int = 30) -> FaceTrack:
     return FaceTrack.from_values(values, Fraction(fps))
 
 
+def mesh_updates(head, weights: np.ndarray) -> None:
+    """The CPU's share of each preview frame: deformed vertices and their normals."""
+    from emospeaker.face.head.normals import face_to_vertex, vertex_normals
+
+    incidence = face_to_vertex(head.mesh.faces, len(head.neutral))
+    for w in weights:
+        vertex_normals(head.deform(w), head.mesh.faces, incidence)
+
+
 def bench_preview(frames: int) -> None:
     from emospeaker.render.preview import HeadRenderer, MeshRenderer
 
     track = demo_track(frames)
     weights, head = track.values[:, :52], track.values[:, 52:]
-    with HeadRenderer(512) as renderer:
-        renderer.frame(weights[0], head[0])  # warm-up (shader compilation)
-        _, deform = timed(lambda: [renderer.head.deform(w) for w in weights])
-        _, total = timed(lambda: [renderer.frame(w, h) for w, h in zip(weights, head, strict=True)])
-    with tempfile.TemporaryDirectory() as tmp:
-        _, to_mp4 = timed(MeshRenderer().render, track, Path(tmp) / "p.mp4", size=512)
-    print(
-        f"preview 512x512: {frames / total:.1f} fps rendering ({1000 * total / frames:.1f} ms/"
-        f"frame, of which deform {1000 * deform / frames:.1f} ms); {frames / to_mp4:.1f} fps "
-        f"into an mp4 incl. setup and H.264 = {frames / to_mp4 / 30:.2f}x real time at 30 fps"
-    )
+    for size in (256, 512):
+        with HeadRenderer(size) as renderer:
+            renderer.frame(weights[0], head[0])  # warm-up
+            _, render = timed(list, renderer.frames(weights, head))
+            _, mesh = timed(mesh_updates, renderer.head, weights)
+        with tempfile.TemporaryDirectory() as tmp:
+            _, to_mp4 = timed(MeshRenderer().render, track, Path(tmp) / "p.mp4", size=size)
+        fps = {"render": frames / render, "mp4": frames / to_mp4}
+        ratio = {k: v / PYRENDER_FPS[size, k] for k, v in fps.items()}
+        print(
+            f"preview {size}x{size}: {fps['render']:.1f} fps rendering ({1000 / fps['render']:.1f}"
+            f" ms/frame, of which deform + normals {1000 * mesh / frames:.1f} ms; "
+            f"{ratio['render']:.1f}x pyrender's {PYRENDER_FPS[size, 'render']}), "
+            f"{fps['mp4']:.1f} fps into an mp4 incl. set-up and H.264 ({ratio['mp4']:.1f}x "
+            f"pyrender's {PYRENDER_FPS[size, 'mp4']}; {fps['mp4'] / 30:.2f}x real time at 30 fps)"
+            f"; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
 
 
 def synthesise(model, weights, angles, rng, noise_px=0.0):
@@ -142,9 +162,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--clips", type=Path, default=CLIPS)
+    parser.add_argument("--preview-only", action="store_true", help="only head and preview")
     args = parser.parse_args()
     bench_head()
     bench_preview(args.frames)
+    if args.preview_only:
+        return 0
     bench_round_trip()
     bench_video_fit(max(args.frames, 300))
     if args.clips.is_dir():

@@ -17,9 +17,9 @@ wanted=()
 "$python" -c "import ensurepip, venv" 2>/dev/null || wanted+=("python3.11-venv")
 if (( dev )); then
     # speech synthesis with exact phone timings (tests, benchmarks, training corpus),
-    # and Mesa's offscreen OpenGL for pyrender
+    # Mesa's offscreen OpenGL for pyrender, and openssl for the gRPC TLS test's certificate
     wanted+=(espeak-ng festival festvox-kallpc16k festvox-us-slt-hts sox
-             libosmesa6 libegl1 libegl-mesa0 libgl1-mesa-dri)
+             libosmesa6 libegl1 libegl-mesa0 libgl1-mesa-dri openssl)
 fi
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# bpy reads this when imported: tests must never touch the user's Blender configuration.
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="emospeaker-blender-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND = ROOT / "backend"
@@ -35,7 +39,7 @@ def run_cli():
             timeout=timeout,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"emospeaker {' '.join(args)} failed:\n{proc.stderr}")
+            raise AssertionError(f"emospeaker {' '.join(map(str, args))} failed:\n{proc.stderr}")
         return proc
 
     return run

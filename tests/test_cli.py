@@ -75,7 +75,8 @@ def test_default_output_name_is_next_to_the_working_directory(run_cli, tmp_path,
         (["-o", "out.txt"], "unknown track format '.txt'"),
     ],
 )
-def test_errors_are_one_clear_line_and_exit_2(run_cli, tmp_path, args, message):
+def test_errors_are_one_clear_line_and_exit_2(run_cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)  # the control case writes hello.json next to the cwd
     proc = run_cli("animate", SAMPLE_AUDIO, *args, "-q", check=False)
     if not message:
         assert proc.returncode == 0
@@ -104,3 +105,12 @@ def test_info_lists_channels_emotions_engines(run_cli):
 
 def test_version(run_cli):
     assert run_cli("--version").stdout.startswith("emospeaker ")
+
+
+def test_a_transcript_that_does_not_match_warns_in_one_line(run_cli, tmp_path):
+    wrong = "Seven slim swans swam silently across the frozen northern lake at dawn."
+    proc = run_cli("animate", SAMPLE_AUDIO, "--transcript", wrong, "-o", tmp_path / "t.json")
+    warning = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert warning and warning[0].startswith("emospeaker: warning: transcript not used")
+    assert "UserWarning" not in proc.stderr and ".py:" not in proc.stderr
+    assert load_track(tmp_path / "t.json").provenance["phones"].startswith("recognised")

@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from emospeaker.api import animate
 from emospeaker.audio import Audio
 from emospeaker.channels import ALL_CHANNELS, HEAD_ROTATION, index_of
@@ -19,6 +20,7 @@ from emospeaker.engines import get_engine
 from emospeaker.engines.default.emotion import PROTOTYPES, emotion_layer
 from emospeaker.engines.default.eyes import blink_times
 from emospeaker.engines.default.head import head_layer
+from emospeaker.engines.default.lips import lips_layer
 from emospeaker.engines.default.timing import AlignmentWarning
 from emospeaker.errors import Cancelled, InputError
 from emospeaker.jobs import Job
@@ -29,6 +31,7 @@ from emospeaker.metrics import (
     mouth_opening,
 )
 from emospeaker.speech import synthesize
+from emospeaker.speech.phones import PhoneSegment
 from emospeaker.speech.prosody import analyse
 from emospeaker.track import ENGINE_LAYERS
 
@@ -143,6 +146,34 @@ def test_silence_relaxes_to_a_closed_mouth(utt):
     assert track.channel("jawOpen")[quiet].max() < 0.02
     breath = (times > 0.8 - 0.25) & (times < 0.8)
     assert mouth_opening(track)[breath].max() > 0.1  # the mouth opens to breathe in
+
+
+def test_the_silent_in_breath_keeps_its_opening_whatever_the_loudness():
+    phones = [PhoneSegment("SIL", 0.0, 1.0), PhoneSegment("AA", 1.0, 1.3)]
+    phones += [PhoneSegment("SIL", 1.3, 2.0)]
+    times = np.arange(60) / FPS
+    silent, loud = (lips_layer(phones, times, np.full(60, v))[0] for v in (0.0, 1.0))
+    breath = (times > 0.7) & (times < 0.9)
+    vowel = (times > 1.05) & (times < 1.25)
+    assert mouth_opening(silent)[breath].min() > 0.1
+    assert np.allclose(mouth_opening(silent)[breath], mouth_opening(loud)[breath], atol=0.02)
+    assert mouth_opening(loud)[vowel].mean() > 2 * mouth_opening(silent)[vowel].mean()
+
+
+def test_spread_vowels_part_the_lips_more_than_rounded_ones():
+    """As real mouths do (measured on tracked video): "ee" shows a lip gap, "oo" hardly."""
+    utt = synthesize("We see three sheep, two blue shoes and a wooden spoon.", "kal_diphone")
+    track = run(utt, transcript=utt.text)
+    assert track.provenance["phones"] == "aligned"
+    opening = mouth_opening(track)
+
+    def mean_over(phones):
+        return opening[
+            np.concatenate([frames_of(track, p) for p in utt.phones if p.phone in phones])
+        ]
+
+    assert mean_over({"IY"}).mean() > 2.5 * mean_over({"UW", "W"}).mean()
+    assert mean_over({"UW", "W"}).mean() < 0.15
 
 
 @pytest.mark.parametrize("emotion", [e for e in EMOTIONS if e != "neutral"])

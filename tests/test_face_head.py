@@ -53,6 +53,29 @@ def test_head_has_every_part_and_a_clean_mesh(head):
     assert eyes[0] == pytest.approx(0.064, abs=0.002)
 
 
+def test_one_sided_faces_are_outward_shells(head):
+    """Renderers skip the back faces of `one_sided` faces, so those must be shells wound
+    outward; sheets seen from both sides (inner lips and lids, teeth, ears, ...) must not be."""
+    mesh, v = head.mesh, head.mesh.vertices
+    for part in mesh.parts:
+        chosen = np.zeros(len(mesh.faces), bool)
+        chosen[part.faces] = True
+        chosen &= mesh.one_sided
+        if part.name not in ("skin", "eyeLeft", "eyeRight"):
+            assert not chosen.any(), part.name
+            continue
+        f = mesh.faces[chosen]
+        normal = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+        away = np.einsum("ij,ij->i", normal, v[f].mean(axis=1) - v[part.vertices].mean(axis=0))
+        assert (away > 0).mean() > 0.99, part.name
+    inner = [
+        ids
+        for name, ids in mesh.groups.items()
+        if name.startswith(("mouthUpper", "mouthLower", "eye")) and not name.endswith("Edge")
+    ]
+    assert not mesh.one_sided[np.isin(mesh.faces, np.concatenate(inner)).any(axis=1)].any()
+
+
 def test_named_landmarks_sit_where_their_names_say(head):
     at = head.landmark
     assert at("noseTip")[2] > at("upperLipCenter")[2] > at("chin")[2] - 0.01

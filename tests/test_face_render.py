@@ -1,4 +1,4 @@
-"""Mesh preview (pyrender on OSMesa), glTF export into real Blender, and the capture, preview
+"""Mesh preview (OpenGL on OSMesa), glTF export into real Blender, and the capture, preview
 and head commands end to end."""
 
 from __future__ import annotations
@@ -54,6 +54,40 @@ def test_frames_show_the_head_and_its_expressions(renderer):
     assert changed.mean() > 0.01 and rows.mean() > SIZE * 0.55  # the lower face changed
     turned = renderer.frame(np.zeros(52), np.array([0, 0.4, 0, 0, 0, 0]))
     assert np.abs(turned.astype(int) - neutral.astype(int)).sum(-1).mean() > 5
+
+
+def test_each_frame_shows_exactly_its_own_pose(renderer):
+    """The mesh stays on the GPU and each frame refills its vertices: nothing of an earlier
+    frame may linger, also with a second renderer (its own context) drawing in between."""
+    w = np.zeros(52)
+    w[ARKIT_BLENDSHAPES.index("jawOpen")] = 0.8
+    turned = np.array([0.1, 0.3, 0, 0, 0, 0])
+    neutral = renderer.frame(np.zeros(52))
+    first = renderer.frame(w, turned)
+    assert np.abs(first.astype(int) - neutral).sum(-1).mean() > 5
+    with HeadRenderer(64) as other:
+        small = other.frame(np.zeros(52))
+        np.testing.assert_array_equal(renderer.frame(np.zeros(52)), neutral)
+        np.testing.assert_array_equal(renderer.frame(w, turned), first)
+        np.testing.assert_array_equal(other.frame(np.zeros(52)), small)
+
+
+def test_culling_and_vertex_lighting_keep_the_picture(renderer):
+    """The fast path (back faces of shells skipped, matte parts lit per vertex) looks like
+    the reference (every face drawn both sides, every pixel lit)."""
+    poses = [
+        ({"jawOpen": 0.9, "tongueOut": 0.5}, [0.15, -0.4, 0, 0, 0, 0]),
+        ({"mouthSmileLeft": 1, "eyeBlinkRight": 1, "jawOpen": 0.3}, [0, 0.5, 0.1, 0, 0, 0]),
+    ]
+    with HeadRenderer(SIZE, "face", per_pixel=True, cull=False) as reference:
+        for named, head in poses:
+            w = np.zeros(52)
+            for name, value in named.items():
+                w[ARKIT_BLENDSHAPES.index(name)] = value
+            fast = renderer.frame(w, np.array(head)).astype(int)
+            slow = reference.frame(w, np.array(head)).astype(int)
+            assert np.abs(fast - slow).mean() < 0.5  # levels of 255
+            assert (np.abs(fast - slow).sum(-1) > 30).mean() < 0.005
 
 
 def test_mesh_renderer_writes_an_mp4_with_the_speech(tmp_path):

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from emospeaker.audio import Audio
 from emospeaker.channels import ALL_CHANNELS, index_of
 from emospeaker.metrics import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from emospeaker.audio import SAMPLE_RATE
 from emospeaker.errors import InputError
 from emospeaker.speech import PHONES, VOICES, synthesize

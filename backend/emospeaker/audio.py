@@ -123,6 +123,8 @@ def _resample(pcm: np.ndarray, rate: int) -> np.ndarray:
     frame.sample_rate = rate
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
     outs = resampler.resample(frame) + resampler.resample(None)
+    if not outs:  # too few samples to make even one at 16 kHz; _checked reports it empty
+        return np.zeros(0, np.float32)
     return np.concatenate([o.to_ndarray().reshape(-1) for o in outs]).astype(np.float32)
 
 

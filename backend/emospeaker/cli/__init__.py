@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from .. import __version__
 from ..errors import Cancelled, EmoSpeakerError
 
 COMMANDS: tuple[str, ...] = (
-    "animate", "capture", "preview", "head", "info", "train", "corpus", "evaluate",
+    "animate", "capture", "preview", "render", "head", "serve", "info", "train", "corpus",
+    "evaluate",
 )  # fmt: skip
 
 
@@ -26,8 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Warnings (e.g. a transcript that could not be aligned) as one line for the user."""
+    print(f"emospeaker: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         return int(args.run(args) or 0)
     except (Cancelled, KeyboardInterrupt):

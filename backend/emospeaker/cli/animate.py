@@ -6,10 +6,18 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..audio import DEFAULT_MAX_SECONDS
 from ..engines import engine_names
-from .common import add_emotion_args, emotion_from_args, parse_options, progress_bar, text_or_file
+from .common import (
+    add_emotion_args,
+    add_remote_args,
+    emotion_from_args,
+    parse_options,
+    progress_bar,
+    text_or_file,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-audio-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_remote_args(p, "animate")
     p.set_defaults(run=run)
 
 
@@ -51,26 +60,40 @@ def run(args: argparse.Namespace) -> int:
     transcript = text_or_file(args.transcript, "transcript")
     options = parse_options(args.option)
     started = time.perf_counter()
-    audio = load_audio(args.audio, max_seconds=args.max_audio_seconds)
+    settings = dict(
+        fps=args.fps,
+        start_frame=args.start_frame,
+        transcript=transcript,
+        engine=args.engine,
+        seed=args.seed,
+        options=options,
+    )
     with progress_bar("animate", args.quiet) as job:
-        track = animate(
-            audio,
-            timeline,
-            fps=args.fps,
-            start_frame=args.start_frame,
-            transcript=transcript,
-            engine=args.engine,
-            seed=args.seed,
-            options=options,
-            job=job,
-        )
+        if args.server:
+            track = _animate_remote(args, timeline, settings, job)
+        else:
+            audio = load_audio(args.audio, max_seconds=args.max_audio_seconds)
+            track = animate(audio, timeline, job=job, **settings)
     save_track(track, output)
     if not args.quiet:
         elapsed = time.perf_counter() - started
         print(
             f"wrote {output}: {track.frames} frames at {track.fps} fps "
             f"({track.duration:.2f} s of audio) in {elapsed:.2f} s "
-            f"[{track.provenance['engine']} {track.provenance['engine_version']}]",
+            f"[{track.provenance['engine']} {track.provenance['engine_version']}"
+            f"{' on ' + args.server if args.server else ''}]",
             file=sys.stderr,
         )
     return 0
+
+
+def _animate_remote(args: argparse.Namespace, timeline: Any, settings: dict, job: Any) -> Any:
+    from ..client import Client
+    from ..errors import InputError
+    from ..remote import animate_remote, remote_request
+
+    if not Path(args.audio).is_file():
+        raise InputError(f"{args.audio}: no such audio file", field="audio")
+    request = remote_request(args.audio, timeline, **settings)
+    with Client(args.server, token=args.token, tls_root_cert=args.tls_ca, tls=args.tls) as client:
+        return animate_remote(client, request, job=job, timeout=args.timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,22 @@ def add_emotion_args(parser: argparse.ArgumentParser) -> None:
         help="a keys JSON file, or inline keys such as 0s=neutral:0,2.5s=happy:1,4s=sad:0.6 "
         "(time in s or f for frames; @constant|@linear|@smooth sets interpolation)",
     )
+
+
+def add_remote_args(parser: argparse.ArgumentParser, verb: str) -> None:
+    """--server and its connection options: run `verb` on an `emospeaker serve` backend."""
+    from .serve import TOKEN_ENV
+
+    remote = parser.add_argument_group("remote", f"{verb} on an `emospeaker serve` backend")
+    remote.add_argument("--server", metavar="HOST:PORT", help="use this server instead of local")
+    remote.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV) or None,
+        help=f"the server's token (default: ${TOKEN_ENV})",
+    )
+    remote.add_argument("--tls-ca", metavar="PEM", help="CA certificate: connect over TLS")
+    remote.add_argument("--tls", action="store_true", help="TLS with the system's CAs")
+    remote.add_argument("--timeout", type=float, help="deadline in seconds for the call")
 
 
 def emotion_from_args(args: argparse.Namespace) -> EmotionTimeline:

@@ -124,7 +124,7 @@ def detect_on_head(head: Head) -> np.ndarray:
     from ..errors import EmoSpeakerError
     from ..render.preview import ORTHOGRAPHIC, HeadRenderer
 
-    with HeadRenderer(RENDER_SIZE, framing="orthographic", head=head) as renderer:
+    with HeadRenderer(RENDER_SIZE, "orthographic", head, per_pixel=True) as renderer:
         image = renderer.frame(np.zeros(52))
     faces = detect_faces(image, max_faces=1)
     if not faces:

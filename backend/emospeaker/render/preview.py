@@ -1,32 +1,39 @@
-"""Mesh preview: the built-in head driven by a FaceTrack, rendered offscreen with pyrender.
+"""Mesh preview: the built-in head driven by a FaceTrack, rendered offscreen with OpenGL.
 
-Without a display this uses OSMesa (CPU); set PYOPENGL_PLATFORM=egl to use a GPU instead.
+pyrender's platform layer gives the context (OSMesa on the CPU by default; set
+PYOPENGL_PLATFORM=egl for a GPU); the drawing is a handful of direct OpenGL calls. pyrender's
+own scene renderer cost ~8x more per frame here and leaked ~30 MB a frame: it rebuilt and
+re-uploaded the mesh, and (under OSMesa, whose context handle PyOpenGL hands out anew on each
+query, defeating pyrender's program cache) compiled new shaders for every part of every
+frame. Here the mesh stays on the GPU: each frame uploads only positions and normals, the
+shells (skin, eyes) skip their back faces, and matte parts are lit per vertex (shading.py).
 """
 
 from __future__ import annotations
 
-import os
+import ctypes
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 
-os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")  # must precede any OpenGL import
+import numpy as np
 
-from collections.abc import Iterator, Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from ..audio import Audio  # noqa: E402
-from ..channels import ARKIT_BLENDSHAPES  # noqa: E402
-from ..errors import InputError  # noqa: E402
-from ..face.head import Head, build_head  # noqa: E402
-from ..face.head.mesh import ROUGHNESS  # noqa: E402
-from ..face.head.normals import face_to_vertex, vertex_normals  # noqa: E402
-from ..face.pose import head_transform, neck_transform  # noqa: E402
-from ..face.tracks import track_arrays  # noqa: E402
-from ..files import atomic_output  # noqa: E402
-from ..jobs import Job  # noqa: E402
-from ..track import FaceTrack  # noqa: E402
-from . import Renderer  # noqa: E402
-from .video import write_video  # noqa: E402
+from ..audio import Audio
+from ..channels import ARKIT_BLENDSHAPES
+from ..errors import InputError
+from ..face.head import Head, build_head
+from ..face.head.mesh import ROUGHNESS, HeadMesh
+from ..face.head.normals import face_to_vertex, vertex_normals
+from ..face.pose import head_transform, neck_transform
+from ..face.tracks import track_arrays
+from ..files import atomic_output
+from ..jobs import Job
+from ..track import FaceTrack
+from . import Renderer, gl
+from .gl import GL
+from .shading import GLOSSY, programs
+from .video import write_video
 
 BACKGROUND = (0.16, 0.17, 0.19)
 # camera (eye, target) in the face frame: a head-and-shoulders bust, or a close face
@@ -34,11 +41,13 @@ FRAMING = {
     "bust": (np.array([0.0, -0.035, 0.60]), np.array([0.0, -0.045, -0.02])),
     "face": (np.array([0.0, -0.035, 0.40]), np.array([0.0, -0.040, -0.01])),
 }
+FIELD_OF_VIEW = {"bust": 26.0, "face": 24.0}  # vertical, degrees
 # an orthographic front view (x, y of the face frame map linearly to pixels): (centre, half size)
 ORTHOGRAPHIC = (np.array([0.0, -0.035]), 0.105)
 
 
 def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Camera-to-world pose looking from `eye` at `target`, y up (OpenGL camera axes)."""
     forward = target - eye
     forward = forward / np.linalg.norm(forward)
     right = np.cross(forward, [0.0, 1.0, 0.0])
@@ -49,89 +58,145 @@ def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     return pose
 
 
+def _camera(framing: str) -> tuple[np.ndarray, np.ndarray]:
+    """(eye position, view-projection matrix) of a square image."""
+    if framing == "orthographic":
+        (cx, cy), half = ORTHOGRAPHIC
+        eye = np.array([cx, cy, 0.5])
+        near, far = 0.05, 1.0
+        projection = np.diag([1 / half, 1 / half, 2 / (near - far), 1.0])
+        projection[2, 3] = (far + near) / (near - far)
+        return eye, projection @ np.linalg.inv(_look_at(eye, np.array([cx, cy, 0.0])))
+    if framing not in FRAMING:
+        raise InputError(f"framing {framing!r}: use bust, face or orthographic", "framing")
+    eye, target = FRAMING[framing]
+    near, far = 0.05, 5.0
+    f = 1 / np.tan(np.radians(FIELD_OF_VIEW[framing]) / 2)
+    projection = np.array(
+        [
+            [f, 0, 0, 0],
+            [0, f, 0, 0],
+            [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+            [0, 0, -1, 0],
+        ]
+    )
+    return eye, projection @ np.linalg.inv(_look_at(eye, target))
+
+
+@dataclass(frozen=True)
+class _Draw:
+    offset: int  # into the index buffer, bytes
+    count: int  # indices
+    transform: str  # "head" or "neck"
+    cull: bool  # skip back faces
+    per_pixel: bool  # lighting (see shading.py)
+
+
+def _draw_groups(mesh: HeadMesh, cull: bool, per_pixel: bool) -> list[tuple[np.ndarray, _Draw]]:
+    """The faces sorted into draw calls by transform, sidedness and lighting; the skin's shell
+    comes first so that depth testing skips the hidden inner parts early."""
+    neck = np.zeros(len(mesh.faces), bool)
+    neck[mesh.part("neck").faces] = True
+    glossy = np.full(len(mesh.faces), per_pixel)
+    for part in mesh.parts:
+        glossy[part.faces] |= ROUGHNESS[part.material] < GLOSSY
+    groups, start = [], 0
+    for transform, moved in (("head", ~neck), ("neck", neck)):
+        for one_sided in (True, False):
+            for lit_per_pixel in (False, True):
+                chosen = moved & (mesh.one_sided == one_sided) & (glossy == lit_per_pixel)
+                if chosen.any():
+                    count = 3 * int(chosen.sum())
+                    draw = _Draw(4 * start, count, transform, cull and one_sided, lit_per_pixel)
+                    groups.append((mesh.faces[chosen], draw))
+                    start += count
+    return groups
+
+
 class HeadRenderer:
-    """Frames of the built-in head: `frame(weights, head)` -> RGB uint8 [size, size, 3]."""
+    """Frames of the built-in head: `frame(weights, head)` -> RGB uint8 [size, size, 3].
 
-    def __init__(self, size: int = 512, framing: str = "bust", head: Head | None = None):
+    `per_pixel=True` lights every part per pixel rather than only the glossy ones: the
+    reference look (the face model's landmark embedding renders with it), slower, and a mean
+    0.1 levels in 255 from the default. `cull=False` draws every face from both sides: slower,
+    and (as a test checks) the same picture.
+    """
+
+    def __init__(
+        self,
+        size: int = 512,
+        framing: str = "bust",
+        head: Head | None = None,
+        *,
+        per_pixel: bool = False,
+        cull: bool = True,
+    ):
         """`framing`: "bust", "face", or "orthographic" (see ORTHOGRAPHIC)."""
-        import pyrender  # heavy, and needs PYOPENGL_PLATFORM set first
-
         if size < 16 or size > 4096 or size % 2:
             raise InputError(f"size {size} must be an even number of pixels in 16..4096", "size")
-        self._pyrender = pyrender
+        eye, view_projection = _camera(framing)
         self.head = head or build_head()
         self.size = size
         mesh = self.head.mesh
         self._incidence = face_to_vertex(mesh.faces, len(mesh.vertices))
-        self._colors = np.concatenate([mesh.colors, np.ones((len(mesh.colors), 1))], 1).astype(
-            np.float32
-        )
-        self._materials = {
-            name: pyrender.MetallicRoughnessMaterial(
-                baseColorFactor=(1.0, 1.0, 1.0, 1.0),
-                metallicFactor=0.0,
-                roughnessFactor=rough,
-                doubleSided=True,
-            )
-            for name, rough in ROUGHNESS.items()
-        }
-        self.scene = pyrender.Scene(bg_color=(*BACKGROUND, 1.0), ambient_light=(0.25, 0.25, 0.25))
-        if framing == "orthographic":
-            (cx, cy), half = ORTHOGRAPHIC
-            camera = pyrender.OrthographicCamera(xmag=half, ymag=half, znear=0.05, zfar=1.0)
-            self.scene.add(camera, pose=_look_at(np.array([cx, cy, 0.5]), np.array([cx, cy, 0.0])))
-        else:
-            eye, target = FRAMING[framing]
-            fov = np.radians(26.0 if framing == "bust" else 24.0)
-            self.scene.add(pyrender.PerspectiveCamera(yfov=fov), pose=_look_at(eye, target))
-        for position, intensity in (
-            ((-0.35, 0.45, 0.6), 4.5),
-            ((0.5, 0.1, 0.35), 2.0),
-            ((0.0, 0.3, -0.6), 2.0),
-        ):
-            light = pyrender.DirectionalLight(color=(1.0, 0.98, 0.95), intensity=intensity)
-            self.scene.add(light, pose=_look_at(np.array(position), np.zeros(3)))
-        self._node = None
-        self._parts = [p for p in self.head.mesh.parts if p.name != "neck"]
-        neck = self.head.mesh.part("neck")
-        neck_mesh = pyrender.Mesh(
-            [self._primitive(neck, mesh.vertices, self._normals(mesh.vertices))]
-        )
-        self._neck = self.scene.add(neck_mesh, pose=np.eye(4))
-        self._renderer = pyrender.OffscreenRenderer(size, size)
+        self._vertex_data = np.empty((len(mesh.vertices), 6), np.float32)  # position, normal
+        self._context = gl.Offscreen(size, size)
+        self._programs = programs(eye, view_projection)
+        self._draws = self._upload_mesh(_draw_groups(mesh, cull, per_pixel))
+        GL.glEnable(GL.GL_DEPTH_TEST)
+        GL.glClearColor(*BACKGROUND, 1.0)
 
-    def _normals(self, vertices: np.ndarray) -> np.ndarray:
-        return vertex_normals(vertices, self.head.mesh.faces, self._incidence)
-
-    def _primitive(self, part, vertices: np.ndarray, normals: np.ndarray):
-        rows = part.vertices
-        return self._pyrender.Primitive(
-            positions=vertices[rows].astype(np.float32),
-            normals=normals[rows],
-            color_0=self._colors[rows],
-            indices=self.head.mesh.faces[part.faces] - rows.start,
-            material=self._materials[part.material],
+    def _upload_mesh(self, groups: list[tuple[np.ndarray, _Draw]]) -> list[_Draw]:
+        """The static buffers (colour + roughness; faces in draw order) and the vertex buffer
+        that each frame refills."""
+        mesh = self.head.mesh
+        GL.glBindVertexArray(GL.glGenVertexArrays(1))
+        self._vertex_buffer, materials, indices = GL.glGenBuffers(3)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self._vertex_buffer)
+        GL.glBufferData(GL.GL_ARRAY_BUFFER, self._vertex_data.nbytes, None, GL.GL_STREAM_DRAW)
+        for location, offset in ((0, 0), (1, 12)):  # position, normal: interleaved float32
+            GL.glVertexAttribPointer(location, 3, GL.GL_FLOAT, False, 24, ctypes.c_void_p(offset))
+            GL.glEnableVertexAttribArray(location)
+        roughness = np.zeros((len(mesh.vertices), 1))
+        for part in mesh.parts:
+            roughness[part.vertices] = ROUGHNESS[part.material]
+        albedo_roughness = np.ascontiguousarray(np.hstack([mesh.colors, roughness]), np.float32)
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, materials)
+        GL.glBufferData(
+            GL.GL_ARRAY_BUFFER, albedo_roughness.nbytes, albedo_roughness, GL.GL_STATIC_DRAW
         )
+        GL.glVertexAttribPointer(2, 4, GL.GL_FLOAT, False, 16, ctypes.c_void_p(0))
+        GL.glEnableVertexAttribArray(2)
+        faces = np.ascontiguousarray(np.concatenate([f for f, _ in groups]), np.uint32)
+        GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, indices)
+        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, faces.nbytes, faces, GL.GL_STATIC_DRAW)
+        return [draw for _, draw in groups]
 
     def frame(self, weights: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
         """Render blendshape weights [52] with head channels [6] (pitch, yaw, roll, x, y, z)."""
         vertices = self.head.deform(np.clip(weights, 0.0, 1.0))
-        normals = self._normals(vertices)
-        primitives = [self._primitive(part, vertices, normals) for part in self._parts]
-        if self._node is not None:
-            self.scene.remove_node(self._node)
+        self._vertex_data[:, :3] = vertices
+        self._vertex_data[:, 3:] = vertex_normals(vertices, self.head.mesh.faces, self._incidence)
         head = np.zeros(6) if head is None else np.asarray(head)
-        self._node = self.scene.add(self._pyrender.Mesh(primitives), pose=head_transform(head))
-        self.scene.set_pose(self._neck, neck_transform(head))
-        color, _ = self._renderer.render(self.scene)
-        return color
+        transforms = {"head": head_transform(head), "neck": neck_transform(head)}
+        self._context.make_current()
+        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self._vertex_buffer)
+        GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, self._vertex_data.nbytes, self._vertex_data)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        for draw in self._draws:
+            (GL.glEnable if draw.cull else GL.glDisable)(GL.GL_CULL_FACE)
+            self._programs[draw.per_pixel].use(transforms[draw.transform])
+            GL.glDrawElements(
+                GL.GL_TRIANGLES, draw.count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(draw.offset)
+            )
+        return self._context.read_rgb()
 
     def frames(self, weights: np.ndarray, head: np.ndarray) -> Iterator[np.ndarray]:
         for w, h in zip(weights, head, strict=True):
             yield self.frame(w, h)
 
     def close(self) -> None:
-        self._renderer.delete()
+        self._context.delete()
 
     def __enter__(self) -> HeadRenderer:
         return self
@@ -170,7 +235,7 @@ class MeshRenderer(Renderer):
 
 
 def contact_sheet(
-    path: str | os.PathLike[str],
+    path: str | PathLike[str],
     tiles: Sequence[tuple[str, np.ndarray]],
     *,
     columns: int = 8,

@@ -20,14 +20,22 @@ class CapabilitiesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class EngineOption(_message.Message):
-    __slots__ = ("name", "default_value", "help")
+    __slots__ = ("name", "default_value", "help", "type", "minimum", "maximum", "choices")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
     HELP_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
     name: str
     default_value: str
     help: str
-    def __init__(self, name: _Optional[str] = ..., default_value: _Optional[str] = ..., help: _Optional[str] = ...) -> None: ...
+    type: str
+    minimum: float
+    maximum: float
+    choices: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., default_value: _Optional[str] = ..., help: _Optional[str] = ..., type: _Optional[str] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EngineInfo(_message.Message):
     __slots__ = ("name", "version", "description", "options", "available", "unavailable_reason")
@@ -46,21 +54,39 @@ class EngineInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., options: _Optional[_Iterable[_Union[EngineOption, _Mapping]]] = ..., available: bool = ..., unavailable_reason: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_audio_seconds", "max_message_bytes", "max_concurrent", "max_fps", "max_intensity")
+    __slots__ = ("max_audio_seconds", "max_message_bytes", "max_concurrent", "max_fps", "max_intensity", "max_frames_per_chunk", "max_transcript_chars")
     MAX_AUDIO_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_FIELD_NUMBER: _ClassVar[int]
     MAX_FPS_FIELD_NUMBER: _ClassVar[int]
     MAX_INTENSITY_FIELD_NUMBER: _ClassVar[int]
+    MAX_FRAMES_PER_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRANSCRIPT_CHARS_FIELD_NUMBER: _ClassVar[int]
     max_audio_seconds: float
     max_message_bytes: int
     max_concurrent: int
     max_fps: float
     max_intensity: float
-    def __init__(self, max_audio_seconds: _Optional[float] = ..., max_message_bytes: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., max_fps: _Optional[float] = ..., max_intensity: _Optional[float] = ...) -> None: ...
+    max_frames_per_chunk: int
+    max_transcript_chars: int
+    def __init__(self, max_audio_seconds: _Optional[float] = ..., max_message_bytes: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., max_fps: _Optional[float] = ..., max_intensity: _Optional[float] = ..., max_frames_per_chunk: _Optional[int] = ..., max_transcript_chars: _Optional[int] = ...) -> None: ...
+
+class RendererInfo(_message.Message):
+    __slots__ = ("name", "available", "unavailable_reason", "needs_portrait", "sizes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_PORTRAIT_FIELD_NUMBER: _ClassVar[int]
+    SIZES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    available: bool
+    unavailable_reason: str
+    needs_portrait: bool
+    sizes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, name: _Optional[str] = ..., available: bool = ..., unavailable_reason: _Optional[str] = ..., needs_portrait: bool = ..., sizes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Capabilities(_message.Message):
-    __slots__ = ("version", "engines", "renderers", "channels", "emotions", "interpolations", "limits", "compute_device")
+    __slots__ = ("version", "engines", "renderers", "channels", "emotions", "interpolations", "limits", "compute_device", "renderer_info")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ENGINES_FIELD_NUMBER: _ClassVar[int]
     RENDERERS_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +95,7 @@ class Capabilities(_message.Message):
     INTERPOLATIONS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_DEVICE_FIELD_NUMBER: _ClassVar[int]
+    RENDERER_INFO_FIELD_NUMBER: _ClassVar[int]
     version: str
     engines: _containers.RepeatedCompositeFieldContainer[EngineInfo]
     renderers: _containers.RepeatedScalarFieldContainer[str]
@@ -77,7 +104,8 @@ class Capabilities(_message.Message):
     interpolations: _containers.RepeatedScalarFieldContainer[str]
     limits: Limits
     compute_device: str
-    def __init__(self, version: _Optional[str] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., renderers: _Optional[_Iterable[str]] = ..., channels: _Optional[_Iterable[str]] = ..., emotions: _Optional[_Iterable[str]] = ..., interpolations: _Optional[_Iterable[str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., compute_device: _Optional[str] = ...) -> None: ...
+    renderer_info: _containers.RepeatedCompositeFieldContainer[RendererInfo]
+    def __init__(self, version: _Optional[str] = ..., engines: _Optional[_Iterable[_Union[EngineInfo, _Mapping]]] = ..., renderers: _Optional[_Iterable[str]] = ..., channels: _Optional[_Iterable[str]] = ..., emotions: _Optional[_Iterable[str]] = ..., interpolations: _Optional[_Iterable[str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., compute_device: _Optional[str] = ..., renderer_info: _Optional[_Iterable[_Union[RendererInfo, _Mapping]]] = ...) -> None: ...
 
 class Pcm(_message.Message):
     __slots__ = ("samples", "sample_rate", "channels", "format")
@@ -220,16 +248,18 @@ class LayerChunk(_message.Message):
     def __init__(self, layer: _Optional[str] = ..., first_frame: _Optional[int] = ..., frames: _Optional[int] = ..., channels: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("frames", "emotion", "provenance_json", "seconds")
+    __slots__ = ("frames", "emotion", "provenance_json", "seconds", "emotions")
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     EMOTION_FIELD_NUMBER: _ClassVar[int]
     PROVENANCE_JSON_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EMOTIONS_FIELD_NUMBER: _ClassVar[int]
     frames: int
     emotion: _containers.RepeatedScalarFieldContainer[float]
     provenance_json: str
     seconds: float
-    def __init__(self, frames: _Optional[int] = ..., emotion: _Optional[_Iterable[float]] = ..., provenance_json: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+    emotions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, frames: _Optional[int] = ..., emotion: _Optional[_Iterable[float]] = ..., provenance_json: _Optional[str] = ..., seconds: _Optional[float] = ..., emotions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AnimateEvent(_message.Message):
     __slots__ = ("header", "progress", "frames", "layer", "summary")

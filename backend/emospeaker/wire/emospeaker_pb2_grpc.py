@@ -43,7 +43,8 @@ class EmoSpeakerServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Animate(self, request, context):
-        """Speech + emotion -> a FaceTrack, streamed: header, progress, frame chunks, layers, summary.
+        """Speech + emotion -> a FaceTrack, streamed in this order:
+        progress* (while the engine runs), header, frames* (combined values), layer*, summary.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

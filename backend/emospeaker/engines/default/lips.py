@@ -7,7 +7,8 @@
                       towards its pose with a strength that is full inside the segment and
                       decays exponentially before it (anticipation) and after it (carry-over);
                       a frame shows the dominance-weighted mean of the poses around it.
-3. `follow_loudness`  the jaw (and lip lowering) opens with the loudness of the voice.
+3. `follow_loudness`  the blended pose, with the jaw (and lip lowering) opening with the
+                      loudness of the voice; the in-breath, which is silent, keeps its own.
 4. `close_lips`       every P/B/M reaches full closure and every F/V puts the lower lip to the
                       upper teeth on at least one frame, whatever the blending did; returns
                       the closure mask other layers must respect.
@@ -32,12 +33,18 @@ from .visemes import (
     viseme_class,
 )
 
-ANTICIPATION = 0.05  # s: decay of a segment's pull before it starts
+# Time constants and loudness response chosen with scripts/bench_lipsync.py: on real clips
+# they hardly matter (the tracked aperture is smoother than any phone sequence); on synthetic
+# speech with exact phones these values follow the true openings and closures best.
+ANTICIPATION = 0.03  # s: decay of a segment's pull before it starts
 CARRY_OVER = 0.035  # s: decay after it ends
-FULL_REST = 0.25  # s: a pause this long relaxes the mouth completely
+FULL_REST = 0.15  # s: a pause this long relaxes the mouth completely
+QUIET_JAW, LOUD_JAW = 0.2, 1.4  # jaw scale in the quietest and the loudest speech
 BREATH = 0.35  # s: the mouth opens this long before speech that follows a pause
 MIN_BREATH_PAUSE = 0.2  # s: shorter pauses get no in-breath
 _COL = {name: i for i, name in enumerate(LIP_CHANNELS)}
+_LOUD = [_COL[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight")]
+_BREATH = CLASS_INDEX["breath"]
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,9 @@ def coarticulate(
     anticipation: float = ANTICIPATION,
     carry_over: float = CARRY_OVER,
 ) -> np.ndarray:
-    """Pass 2: [frames, LIP_CHANNELS] poses blended by dominance."""
-    numerator = np.zeros((len(times), len(LIP_CHANNELS)))
-    denominator = np.full(len(times), 1e-9)
+    """Pass 2: [frames, classes] share of each viseme class in the mouth's pose (rows sum
+    to 1); the pose itself is `shares @ CLASS_POSES`."""
+    shares = np.zeros((len(times), len(CLASS_DOMINANCE)))
     rest = CLASS_INDEX["rest"]
     for kind, start, end in zip(segments.kind, segments.start, segments.end, strict=True):
         strength = CLASS_DOMINANCE[kind]
@@ -101,19 +108,25 @@ def coarticulate(
         t = times[lo:hi]
         before = np.clip(start - t, 0.0, None) / anticipation
         after = np.clip(t - end, 0.0, None) / carry_over
-        weight = strength * np.exp(-(before + after))
-        numerator[lo:hi] += weight[:, None] * CLASS_POSES[kind]
-        denominator[lo:hi] += weight
-    return numerator / denominator[:, None]
+        shares[lo:hi, kind] += strength * np.exp(-(before + after))
+    return shares / np.maximum(shares.sum(axis=1, keepdims=True), 1e-9)
 
 
-def follow_loudness(pose: np.ndarray, loudness: np.ndarray, gain: float = 1.0) -> np.ndarray:
-    """Pass 3: scale the jaw drop and lip lowering by the voice's loudness (0..1)."""
-    scale = gain * (0.45 + 0.8 * np.sqrt(np.clip(loudness, 0.0, 1.0)))
-    out = pose.copy()
-    for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
-        out[:, _COL[name]] *= scale
-    return out
+def loudness_shares(shares: np.ndarray, loudness: np.ndarray) -> np.ndarray:
+    """The class shares, each weighted by how far the loudness (0..1) opens the jaw, except
+    the in-breath's (it makes no sound)."""
+    voiced = QUIET_JAW + (LOUD_JAW - QUIET_JAW) * np.sqrt(np.clip(loudness, 0.0, 1.0))
+    scaled = shares * voiced[:, None]
+    scaled[:, _BREATH] = shares[:, _BREATH]
+    return scaled
+
+
+def follow_loudness(shares: np.ndarray, loudness: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    """Pass 3: the [frames, LIP_CHANNELS] pose of the class shares, its jaw drop and lip
+    lowering following the loudness of the voice (see loudness_shares)."""
+    pose = shares @ CLASS_POSES
+    pose[:, _LOUD] = gain * (loudness_shares(shares, loudness) @ CLASS_POSES[:, _LOUD])
+    return pose
 
 
 def close_lips(
@@ -179,8 +192,7 @@ def lips_layer(
     `lead` (seconds) moves the mouth earlier than the sound, as real mouths move."""
     segments = viseme_segments(phones)
     at = times + lead
-    pose = coarticulate(segments, at)
-    pose = follow_loudness(pose, loudness, gain)
+    pose = follow_loudness(coarticulate(segments, at), loudness, gain)
     pose, mask = close_lips(pose, segments, at)
     layer = np.zeros((len(times), len(ALL_CHANNELS)), np.float32)
     layer[:, [index_of(n) for n in LIP_CHANNELS]] = np.clip(pose, 0.0, 1.0)

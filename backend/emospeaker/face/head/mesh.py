@@ -32,6 +32,9 @@ class HeadMesh:
     below: dict[str, np.ndarray]  # slit name -> [N] bool: on the lower side of that slit
     follow: tuple[np.ndarray, np.ndarray, np.ndarray]  # (ids, leader ids, amount): the mouth
     # cavity's rim follows the ends of the inner lips, fading backwards
+    one_sided: np.ndarray  # [M] bool: faces of outward-wound shells (the skin's surface, the
+    # eyeballs) whose back faces never show, so renderers may cull them; the rest are sheets
+    # seen from both sides (lip and lid strips, teeth, tongue, cavity, ears, neck)
 
     def part(self, name: str) -> PartRange:
         return next(p for p in self.parts if p.name == name)
@@ -86,6 +89,11 @@ def build_mesh() -> HeadMesh:
         nv += len(piece.vertices)
         nf += len(piece.faces)
     total = nv
+    one_sided = np.zeros(nf, bool)
+    one_sided[: len(skin.faces)] = True  # the skin piece comes first; its strips follow
+    for r in ranges:
+        if r.material == "eye":
+            one_sided[r.faces] = True
     below = {k: np.concatenate([m, np.zeros(total - n_skin, bool)]) for k, m in below.items()}
     groups = {k: np.asarray(v) for k, v in strips.items()}
     for name, slit in skin.slits.items():
@@ -102,6 +110,7 @@ def build_mesh() -> HeadMesh:
         groups,
         below,
         (cavity_ids, ring[source], amount),
+        one_sided,
     )
 
 

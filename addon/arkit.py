@@ -1,0 +1,75 @@
+"""Channel and emotion names of the FaceTrack, and matching them to a rig's shape keys.
+
+The add-on cannot import the backend, so the names are repeated here; a test checks that
+they equal `emospeaker.channels` and `emospeaker.emotion`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+ARKIT_BLENDSHAPES: tuple[str, ...] = (
+    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
+    "eyeSquintLeft", "eyeWideLeft",
+    "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
+    "eyeSquintRight", "eyeWideRight",
+    "jawForward", "jawLeft", "jawRight", "jawOpen",
+    "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight",
+    "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+    "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+    "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight",
+    "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight",
+    "noseSneerLeft", "noseSneerRight",
+    "tongueOut",
+)  # fmt: skip
+HEAD_ROTATION: tuple[str, ...] = ("headPitch", "headYaw", "headRoll")
+HEAD_TRANSLATION: tuple[str, ...] = ("headX", "headY", "headZ")
+HEAD_CHANNELS: tuple[str, ...] = HEAD_ROTATION + HEAD_TRANSLATION
+ALL_CHANNELS: tuple[str, ...] = ARKIT_BLENDSHAPES + HEAD_CHANNELS
+
+EMOTIONS: tuple[str, ...] = (
+    "neutral", "angry", "contempt", "disgusted", "fear", "happy", "sad", "surprised",
+)  # fmt: skip
+MAX_INTENSITY = 4.0
+LAYERS: tuple[str, ...] = ("lips", "emotion", "head", "eyes")
+
+_SIDE_SUFFIX = re.compile(r"[._\-\s]([LlRr])$")  # eyeBlink_L, eyeBlink.R, eyeBlink-l
+_BARE_SIDE = re.compile(r"(?<=[a-z])([LR])$")  # eyeBlinkL (tried only when nothing else fits)
+_PREFIX_END = re.compile(r"[.:|/]")  # blendShape1.jawOpen, Face:jawOpen
+
+
+def normalise(name: str) -> str:
+    """Spelling-free form: `eyeBlink_L`, `EyeBlinkLeft`, `eye_blink_left` -> `eyeblinkleft`."""
+    name = _SIDE_SUFFIX.sub(lambda m: "Left" if m.group(1) in "Ll" else "Right", name.strip())
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_CANONICAL = {normalise(c): c for c in ARKIT_BLENDSHAPES}
+
+
+def channel_for(name: str) -> str | None:
+    """The ARKit blendshape a shape key name means, or None."""
+    cuts = [0] + [m.end() for m in _PREFIX_END.finditer(name)]
+    for candidate in (name[i:] for i in cuts):
+        found = _CANONICAL.get(normalise(candidate))
+        if found:
+            return found
+        bare = _BARE_SIDE.sub(lambda m: "Left" if m.group(1) == "L" else "Right", candidate)
+        found = _CANONICAL.get(normalise(bare))
+        if found:
+            return found
+    return None
+
+
+def match_shape_keys(names: Iterable[str]) -> dict[str, str]:
+    """{ARKit channel: shape key name} for every channel some name means (first one wins)."""
+    found: dict[str, str] = {}
+    for name in names:
+        channel = channel_for(name)
+        if channel is not None and channel not in found:
+            found[channel] = name
+    return found

@@ -1,0 +1,72 @@
+"""One portrait + a FaceTrack -> a talking video, on the CPU with no downloaded weights.
+
+The flow: find the face (MediaPipe), frame the canvas (a square crop or the whole image), fit
+the face model to the photo's landmarks and drive it with the track, then warp the photo to
+each frame's landmarks (skin mesh, eyeballs, a synthesised mouth interior) and encode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import Audio
+from ..errors import InputError
+from ..face.landmarks import detect_faces
+from ..jobs import Job
+from ..track import FaceTrack
+from . import SIZES, Renderer
+from .portrait.animator import PortraitAnimator
+from .portrait.framing import Framing, choose_face
+from .portrait.motion import face_motion
+from .video import write_video
+
+
+class PhotoRenderer(Renderer):
+    name = "photo"
+    needs_portrait = True
+
+    def render(
+        self,
+        track: FaceTrack,
+        output: Path,
+        *,
+        audio: Audio | None = None,
+        portrait: np.ndarray | None = None,
+        size: int = 512,
+        face_index: int | None = None,
+        job: Job | None = None,
+    ) -> Path:
+        job = job or Job()
+        animator = self.prepare(portrait, size, face_index, job.part(0, 0.05))
+        targets = face_motion(animator.landmarks, track)
+        frames = (animator.frame(target) for target in targets)
+        return write_video(
+            output, frames, track.fps, audio, total=track.frames, job=job.part(0.05, 1)
+        )
+
+    def prepare(
+        self,
+        portrait: np.ndarray | None,
+        size: int = 512,
+        face_index: int | None = None,
+        job: Job | None = None,
+    ) -> PortraitAnimator:
+        """Find and frame the face and precompute its warp: everything before the first frame.
+
+        Raises InputError before any work when the portrait has no usable face.
+        """
+        job = job or Job()
+        if portrait is None:
+            raise InputError("the photo renderer needs a portrait image", field="portrait")
+        if size not in SIZES:
+            raise InputError(
+                f"size {size} is not one of 256, 512 or 0 (the portrait's full size)",
+                field="size",
+            )
+        job.progress("finding the face", 0.0)
+        face = choose_face(detect_faces(portrait), face_index, "portrait")
+        framing = Framing.around(face, (portrait.shape[1], portrait.shape[0]), size)
+        job.progress("preparing the warp", 0.5)
+        return PortraitAnimator(framing.canvas(portrait), framing.to_canvas(face))

@@ -1,0 +1,75 @@
+"""FaceTrack -> where the portrait's landmarks go in each frame (canvas pixels).
+
+The face model is fitted to the photo's landmarks (pose, weights and the face's own neutral
+shape), then driven by the track. The photo is the rest pose: the track's weights add to the
+photo's (a single photo's fit also holds some of the person's own features, which must stay),
+except the channels that decide whether the lips meet, which the track sets outright so that
+an open-mouthed photo still closes for p, b and m. Head channels turn the head relative to the
+photo's pose. With a still track the landmarks are exactly the detected ones (for a closed
+mouth).
+
+One calibration: the model's eyeBlink = 1 leaves part of a real eye open (its lids travel a
+fixed distance; photographed eyes, magnified by glasses or wide open, need more), so each eye's
+closure is rescaled to reach shut exactly when the model's full blink would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...channels import ARKIT_BLENDSHAPES, HEAD_CHANNELS
+from ...face.fit import fit_image
+from ...track import FaceTrack
+from . import topology as tp
+
+ABSOLUTE = ("jawOpen", "mouthClose")  # set by the track, not added to the photo's
+BLINKS = ("eyeBlinkLeft", "eyeBlinkRight")
+
+
+def face_motion(landmarks: np.ndarray, track: FaceTrack) -> np.ndarray:
+    """[frames, 478, 2] landmark positions for `track`, starting from the photo's `landmarks`
+    [478, 3] (pixels of the canvas)."""
+    fit = fit_image(landmarks)
+    values = track.values
+    columns = {name: i for i, name in enumerate(track.channels)}
+    weights = _columns(values, columns, ARKIT_BLENDSHAPES)
+    relative = np.array([name not in ABSOLUTE for name in ARKIT_BLENDSHAPES])
+    weights[:, relative] += fit.weights[relative]
+    head = _columns(values, columns, HEAD_CHANNELS)
+    weights = np.clip(weights, 0, 1)
+    targets = fit.landmarks(weights, head)[..., :2]
+    blink = fit.weights.copy()
+    for name in BLINKS:
+        blink[ARKIT_BLENDSHAPES.index(name)] = 1
+    _close_lids(targets, fit.landmarks()[:, :2], fit.landmarks(blink)[:, :2])
+    return targets.astype(np.float32)
+
+
+def _close_lids(targets: np.ndarray, photo: np.ndarray, shut: np.ndarray) -> None:
+    """Rescale each eye's closing in `targets` [F, 478, 2] (in place) so that the model's
+    full blink (`shut`, [478, 2]) brings the upper lid onto the lower one."""
+    for eye, _ in tp.EYES:
+        upper, lower = list(eye[1:8]), list(eye[9:][::-1])  # paired outer -> inner
+        gap_photo = _gap(photo[upper], photo[lower])
+        reach = 1 - _gap(shut[upper], shut[lower]) / gap_photo  # what a full blink closes
+        if gap_photo < 1 or reach < 0.1:
+            continue
+        closing = 1 - _gap(targets[:, upper], targets[:, lower]) / gap_photo  # [F]
+        wanted = np.clip(closing / reach, 0, 1)
+        keep = np.where(closing > 0, (1 - wanted) / np.maximum(1 - closing, 1e-3), 1)
+        lids = targets[:, lower] + (targets[:, upper] - targets[:, lower]) * keep[:, None, None]
+        targets[:, upper] = lids
+
+
+def _gap(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Mean distance between paired lid points [..., 7, 2]."""
+    return np.linalg.norm(upper - lower, axis=-1).mean(axis=-1)
+
+
+def _columns(values: np.ndarray, columns: dict[str, int], names: tuple[str, ...]) -> np.ndarray:
+    """The named channels of `values` (zero where the track lacks one)."""
+    out = np.zeros((len(values), len(names)), np.float64)
+    for j, name in enumerate(names):
+        if name in columns:
+            out[:, j] = values[:, columns[name]]
+    return out

@@ -1,0 +1,583 @@
+"""Blender-side halves of tests/test_addon_blender.py, one fresh bpy process per scenario:
+
+    python tests/blender/scenarios.py NAME '{"zip": ..., ...}'
+
+Prints `RESULT {json}` on its last line; assertions that need the backend happen in pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+# Before bpy loads: keep Blender's user folder (extensions, prefs) out of the home folder
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="emospeaker-blender-"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+import bpy  # noqa: E402
+import harness  # noqa: E402
+from harness import addon_prefs, call, call_undoable, fingerprint, install  # noqa: E402
+
+STYLES = (
+    lambda c: c,  # jawOpen
+    lambda c: c[:1].upper() + c[1:],  # JawOpen
+    lambda c: c.replace("Left", "_L").replace("Right", "_R"),  # eyeBlink_L
+    lambda c: "".join("_" + ch.lower() if ch.isupper() else ch for ch in c),  # eye_blink_left
+)
+
+
+def make_face(names: list[str], name: str = "Face") -> bpy.types.Object:
+    """A small mesh with a Basis and one shape key per name (each moves one vertex)."""
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=8, y_subdivisions=8)
+    obj = bpy.context.object
+    obj.name = name
+    obj.shape_key_add(name="Basis")
+    for i, key_name in enumerate(names):
+        kb = obj.shape_key_add(name=key_name, from_mix=False)
+        kb.data[i % len(kb.data)].co.z += 0.1
+    return obj
+
+
+def key_values(obj: bpy.types.Object, frames: list[int], names: dict[str, str]) -> dict:
+    """{frame: {channel: shape key value}} after evaluating each frame."""
+    out = {}
+    blocks = obj.data.shape_keys.key_blocks
+    for f in frames:
+        bpy.context.scene.frame_set(f)
+        out[f] = {channel: blocks[key].value for channel, key in names.items()}
+    return out
+
+
+def emotions_by_frame_set(obj: bpy.types.Object, first: int, count: int, mod) -> list:  # noqa: ANN001
+    rows = []
+    for f in range(first, first + count):
+        bpy.context.scene.frame_set(f)
+        rows.append([getattr(obj.emospeaker, e) for e in mod.arkit.EMOTIONS])
+    return rows
+
+
+def key_emotions(obj: bpy.types.Object, keys: list[tuple[int, str, float, bool]]) -> None:
+    bpy.context.scene.emospeaker.target = obj
+    for frame, emotion, intensity, exclusive in keys:
+        result = bpy.ops.emospeaker.key_emotion(
+            emotion=emotion, intensity=intensity, exclusive=exclusive, frame=frame
+        )
+        assert result == {"FINISHED"}, result
+
+
+def mapped(obj: bpy.types.Object) -> dict[str, str]:
+    return {r.channel: r.shape_key for r in obj.emospeaker.mapping if r.shape_key}
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def keying_and_bake_file(args: dict) -> dict:
+    """Mapping by name, emotion keys, bake from a JSON file: conflicts, undo, layers, exports."""
+    mod = install(args["zip"])
+    channels = list(mod.arkit.ARKIT_BLENDSHAPES)
+    names = [STYLES[i % len(STYLES)](c) for i, c in enumerate(channels)] + ["Corrective"]
+    face = make_face(names)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.001  # the track's 24000/1001
+    scene.emospeaker.target = face
+    out: dict = {"expected_names": dict(zip(channels, names[:-1], strict=True))}
+    out["auto_map"] = call(bpy.ops.emospeaker.auto_map)[0] == {"FINISHED"}
+    out["mapping"] = mapped(face)
+
+    key_emotions(
+        face, [(1, "happy", 1.0, True), (20, "sad", 0.5, True), (40, "surprised", 0.3, False)]
+    )
+    action = face.animation_data.action
+    out["emotion_curves"] = sorted(
+        (fc.data_path, len(fc.keyframe_points)) for fc in harness.fcurves(action)
+    )
+    by_set = emotions_by_frame_set(face, 1, 60, mod)
+    by_addon = mod.inputs.emotion_curves(face, 1, 60).tolist()
+    out["emotion_sampling_max_diff"] = max(
+        abs(a - b)
+        for ra, rb in zip(by_set, by_addon, strict=True)
+        for a, b in zip(ra, rb, strict=True)
+    )
+    out["emotion_at"] = {f: by_set[f - 1] for f in (1, 20, 40, 60)}
+
+    # another tool's action on the shape keys animates jawOpen: the bake must ask first
+    key = face.data.shape_keys
+    jaw = out["mapping"]["jawOpen"]
+    key.key_blocks[jaw].value = 0.25
+    key.key_blocks[jaw].keyframe_insert("value", frame=1)
+    foreign = key.animation_data.action
+    foreign.name = "MyJawKeys"
+    before = fingerprint()
+    result, message = call(bpy.ops.emospeaker.bake_file, filepath=args["track"])
+    out["conflict"] = {"result": sorted(result), "message": message}
+    out["unchanged_after_conflict"] = fingerprint() == before
+
+    before = fingerprint()
+    result, message = call_undoable(
+        bpy.ops.emospeaker.bake_file, filepath=args["track"], on_conflict="STASH"
+    )
+    out["stash"] = {"result": sorted(result), "message": message}
+    tracks = key.animation_data.nla_tracks
+    out["tracks"] = [(t.name, t.mute, [s.blend_type for s in t.strips]) for t in tracks]
+    out["foreign_kept"] = [  # Blender 5 keeps the object's and its shape keys' keys together
+        fc.keyframe_points[0].co[1]
+        for fc in harness.fcurves(bpy.data.actions["MyJawKeys"])
+        if fc.data_path.startswith("key_blocks")
+    ]
+    out["active_after_stash"] = key.animation_data.action is not None
+    start, frames = args["start_frame"], args["frames"]
+    probe = [
+        start - 3,
+        start,
+        start + 1,
+        start + frames // 2,
+        start + frames - 1,
+        start + frames + 3,
+    ]
+    out["probe"] = probe
+    out["values"] = key_values(face, probe, out["mapping"])
+    out["head"] = {}
+    for f in probe:
+        scene.frame_set(f)
+        out["head"][f] = list(face.delta_rotation_euler) + list(face.delta_location)
+    exports = Path(args["out"])
+    for fmt, name in (("CSV", "face.csv"), ("JSON", "face.json")):
+        result = bpy.ops.emospeaker.export_track(filepath=str(exports / name), file_format=fmt)
+        assert result == {"FINISHED"}, result
+    assert bpy.ops.emospeaker.export_gltf(filepath=str(exports / "face.glb")) == {"FINISHED"}
+    out["shape_key_order"] = [kb.name for kb in key.key_blocks[1:]]
+
+    bpy.ops.ed.undo()
+    out["undo_restores"] = fingerprint() == before
+    bpy.ops.ed.redo()
+    face = bpy.data.objects["Face"]  # undo reloads data: old references are stale
+    key = face.data.shape_keys
+    tracks = key.animation_data.nla_tracks
+    out["redo_values"] = key_values(face, probe[1:2], out["mapping"])
+
+    # layers: mute lips, then gain/offset on one channel, then a second take elsewhere
+    lips = next(t for t in tracks if t.name == "EmoSpeaker lips")
+    lips.mute = True
+    out["lips_muted"] = key_values(face, probe[1:4], out["mapping"])
+    lips.mute = False
+    row = next(r for r in face.emospeaker.mapping if r.channel == "jawOpen")
+    row.gain, row.offset = 0.5, 0.1
+    assert call(bpy.ops.emospeaker.bake_file, filepath=args["track"], on_conflict="KEEP")[0] == {
+        "FINISHED"
+    }
+    key.animation_data.action = None  # let the bake show on jawOpen
+    out["gain_offset"] = key_values(face, probe, {"jawOpen": jaw})
+    out["tracks_after_rebake"] = [(t.name, len(t.strips)) for t in tracks]
+    out["our_actions"] = sorted(
+        (a.name, a.users) for a in bpy.data.actions if "emospeaker" in a.keys()
+    )
+    return out
+
+
+def head_pose(args: dict) -> dict:
+    """Head pose onto a rotated object and onto a bone with a tilted rest pose."""
+    mod = install(args["zip"])
+    bake = mod.bake
+    track = mod.track.from_json(Path(args["track"]).read_text())
+    names = list(mod.arkit.ARKIT_BLENDSHAPES)
+    face = make_face(names)
+    face.rotation_euler = (0.0, 0.0, math.pi / 2)
+    bindings = [bake.Binding(c, c) for c in names] + [
+        bake.Binding(c) for c in mod.arkit.HEAD_CHANNELS
+    ]
+    bake.bake(track, face, bindings, bake.HeadTarget(face))
+    bpy.ops.object.armature_add()
+    arm = bpy.context.object
+    bpy.ops.object.mode_set(mode="EDIT")
+    bone = arm.data.edit_bones[0]
+    bone.name = "head"
+    bone.tail = (0.0, -0.3, 1.0)  # leaning forward
+    bone.roll = 0.4
+    bpy.ops.object.mode_set(mode="OBJECT")
+    assert arm.pose.bones["head"].rotation_mode == "QUATERNION"  # the object uses XYZ Euler
+    bake.bake(track, face, bindings, bake.HeadTarget(arm, "head"), on_conflict="KEEP")
+    out: dict = {"object": {}, "bone": {}, "euler_error": {}}
+    from mathutils import Euler
+
+    rng = __import__("random").Random(3)
+    for order in ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"):  # numpy conversion vs Blender's
+        angles = [[rng.uniform(-1.2, 1.2) for _ in range(3)] for _ in range(20)]
+        mats = [[list(r) for r in Euler(a, order).to_matrix()] for a in angles]
+        got = bake._eulers(__import__("numpy").array(mats), order).tolist()
+        out["euler_error"][order] = max(abs(g - a) for gs, a_ in zip(got, angles, strict=True)
+                                        for g, a in zip(gs, a_, strict=True))  # fmt: skip
+    frames = [track.start_frame + i for i in (0, track.frames // 2, track.frames - 1)]
+    for f in frames:
+        bpy.context.scene.frame_set(f)
+        bpy.context.view_layer.update()
+        out["object"][f] = {
+            "rotation": [list(r) for r in face.matrix_world.to_3x3()],
+            "location": list(face.matrix_world.translation),
+        }
+        pb = arm.pose.bones["head"]
+        out["bone"][f] = {
+            "rotation": [list(r) for r in pb.matrix.to_3x3()],
+            "rest": [list(r) for r in pb.bone.matrix_local.to_3x3()],
+            "location": list(pb.matrix.translation),
+            "rest_location": list(pb.bone.matrix_local.translation),
+        }
+    return out
+
+
+def bake_rollback(args: dict) -> dict:
+    """A bake that fails half-way (after the shape keys, a stash and the base are done) leaves
+    the file exactly as it was, an earlier take included."""
+    mod = install(args["zip"])
+    bake = mod.bake
+    track = mod.track.from_json(Path(args["track"]).read_text())
+    names = list(mod.arkit.ARKIT_BLENDSHAPES)
+    face = make_face(names)
+    bindings = [bake.Binding(c, c) for c in names] + [
+        bake.Binding(c) for c in mod.arkit.HEAD_CHANNELS
+    ]
+    bake.bake(track, face, bindings, bake.HeadTarget(face))  # an earlier take to replace
+    key = face.data.shape_keys
+    key.key_blocks["jawOpen"].value = 0.5
+    key.key_blocks["jawOpen"].keyframe_insert("value", frame=3)  # a conflict to stash
+    before = fingerprint()
+
+    def broken(*_args: object) -> int:
+        raise RuntimeError("disk full")
+
+    bake._bake_head = broken
+    try:
+        bake.bake(track, face, bindings, bake.HeadTarget(face), on_conflict="STASH")
+        raised = ""
+    except RuntimeError as exc:
+        raised = str(exc)
+    return {"raised": raised, "unchanged": fingerprint() == before}
+
+
+def generate(args: dict) -> dict:
+    """Sound strip at frame 11 on a 24000/1001 timeline, emotion keys, Generate on a real
+    backend, exports, then one undo."""
+    mod = install(args["zip"])
+    addon_prefs().address = args["address"]
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.001
+    editor = scene.sequence_editor_create()
+    editor.strips.new_sound("dialogue", args["audio"], 1, 11)
+    scene.emospeaker.sound_strip = "dialogue"
+    text = bpy.data.texts.new("line")
+    text.write(args["transcript"])
+    scene.emospeaker.transcript_text = text
+    scene.emospeaker.seed = 5
+    out: dict = {}
+    if args.get("head"):
+        out["add_head"] = call(bpy.ops.emospeaker.add_head)
+        face = scene.emospeaker.target
+    else:
+        face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+        scene.emospeaker.target = face
+    key_emotions(
+        face, [(11, "neutral", 0.5, True), (40, "happy", 0.9, True), (90, "sad", 0.7, True)]
+    )
+    before = fingerprint()
+    started = time.monotonic()
+    result, message = call_undoable(bpy.ops.emospeaker.generate)
+    out["seconds"] = time.monotonic() - started
+    out["result"], out["message"] = sorted(result), message
+    first, last = mod.bake.baked_range(face)
+    out["range"] = [first, last]
+    out["mapping"] = mapped(face)
+    out["emotion"] = emotions_by_frame_set(face, first, last - first + 1, mod)
+    probe = [first, first + 7, (first + last) // 2, last, last + 5]
+    out["probe"] = probe
+    out["values"] = key_values(face, probe, out["mapping"])
+    head = scene.emospeaker.head_object or face
+    out["head_object"] = head.name
+    out["head_pose"] = {}
+    for f in probe:
+        scene.frame_set(f)
+        out["head_pose"][f] = [list(r) for r in head.matrix_basis.to_3x3()]
+    neck = bpy.data.objects.get("EmoSpeakerNeck")
+    if neck is not None:  # the demo head's neck turns by half the head's turn
+        scene.frame_set(probe[2])
+        turn = head.matrix_world.to_quaternion().angle
+        out["neck_share"] = neck.matrix_world.to_quaternion().angle / turn if turn else None
+    exports = Path(args["out"])
+    face = scene.emospeaker.target
+    bpy.ops.emospeaker.export_track(filepath=str(exports / "gen.json"), file_format="JSON")
+    bpy.ops.emospeaker.export_track(filepath=str(exports / "gen.csv"), file_format="CSV")
+    assert bpy.ops.emospeaker.export_gltf(filepath=str(exports / "gen.glb")) == {"FINISHED"}
+    bpy.ops.ed.undo()
+    after = fingerprint()
+    out["undo_restores"] = after == before
+    if after != before:
+        out["undo_diff"] = [k for k in before if before[k] != after[k]]
+    return out
+
+
+def cancel(args: dict) -> dict:
+    """Cancel while the backend works (what Esc does): nothing changes."""
+    mod = install(args["zip"])
+    addon_prefs().address = args["address"]
+    scene = bpy.context.scene
+    scene.emospeaker.audio_source = "FILE"
+    scene.emospeaker.audio_file = args["audio"]
+    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+    key_emotions(face, [(1, "angry", 1.0, True)])
+    seen: dict = {}
+
+    def cancel_when_working() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            running = list(mod.tasks.RUNNING)
+            if running and running[0].stage not in ("starting", "sending"):
+                seen["stage"], seen["fraction"] = running[0].stage, running[0].fraction
+                seen["task"] = running[0]
+                running[0].cancel()
+                return
+            time.sleep(0.002)
+
+    before = fingerprint()
+    watcher = threading.Thread(target=cancel_when_working)
+    watcher.start()
+    result, message = call(bpy.ops.emospeaker.generate)
+    watcher.join()
+    task = seen.pop("task", None)
+    return {
+        "result": sorted(result),
+        "message": message,
+        "cancelled_at": seen,
+        "error": type(task.error).__name__ if task and task.error else None,
+        "unchanged": fingerprint() == before,
+        "running_after": len(mod.tasks.RUNNING),
+    }
+
+
+def sequencer() -> list:
+    """The Sequencer's strips as plain values, to compare a scene before and after."""
+    editor = bpy.context.scene.sequence_editor
+    return sorted(
+        (s.name, s.type, s.channel, s.frame_start, s.frame_final_duration, s.get("emospeaker_shot"))
+        for s in (editor.strips_all if editor else ())
+    )
+
+
+def movie_strips() -> list[dict]:
+    editor = bpy.context.scene.sequence_editor
+    return [
+        {
+            "name": s.name,
+            "channel": s.channel,
+            "frame_start": s.frame_start,
+            "frames": s.frame_final_duration,
+            "path": bpy.path.abspath(s.filepath),
+            "shot": s.get("emospeaker_shot"),
+            "fps": s.fps,
+        }
+        for s in editor.strips_all
+        if s.type == "MOVIE"
+    ]
+
+
+def cancel_when_rendering(mod, seen: dict) -> threading.Thread:  # noqa: ANN001
+    """Cancel the running call (what Esc does) once the backend reports progress."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            running = list(mod.tasks.RUNNING)
+            if running and running[0].stage not in ("starting", "sending"):
+                seen["stage"], seen["task"] = running[0].stage, running[0]
+                running[0].cancel()
+                return
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def render_shot(args: dict) -> dict:
+    """Render Shot on a real backend: cancel, the baked animation with an edit, the mesh head
+    at 256, undo and redo, a photo re-render that replaces the strip, a portrait without a
+    face."""
+    import shutil
+
+    mod = install(args["zip"])
+    addon_prefs().address = args["address"]
+    folder = Path(args["out"])
+    unsaved = mod.shots.output_path("//renders/", 'line 1: "take" 2')
+    user = Path(os.environ["BLENDER_USER_RESOURCES"])
+    out: dict = {"unsaved": [unsaved.is_relative_to(user), unsaved.parent.name, unsaved.name]}
+    bpy.ops.wm.save_as_mainfile(filepath=str(folder / "shot.blend"))  # renders go to //renders
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    editor = scene.sequence_editor_create()
+    editor.strips.new_sound("line", args["audio"], 1, 11)
+    editor.strips.new_effect("title", "COLOR", 2, 15, length=10)  # channel 2 is taken there
+    settings = scene.emospeaker
+    settings.sound_strip, settings.render_size = "line", "256"
+    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+    key_emotions(face, [(11, "happy", 0.8, True)])
+    renders = folder / "renders"
+
+    seen: dict = {}
+    before = fingerprint(), sequencer()
+    watcher = cancel_when_rendering(mod, seen)
+    out["cancel"] = list(call(bpy.ops.emospeaker.render_shot)[0])
+    watcher.join()
+    task = seen.pop("task", None)
+    out["cancel_error"] = type(task.error).__name__ if task and task.error else None
+    out["cancel_seen"] = seen
+    out["cancel_unchanged"] = (fingerprint(), sequencer()) == before
+    out["cancel_files"] = sorted(p.name for p in renders.iterdir()) if renders.exists() else []
+
+    assert call(bpy.ops.emospeaker.generate)[0] == {"FINISHED"}
+    out["take"] = mod.bake.take_frames(face, 11)
+    # the animator's edit: the lips layer at half strength; the render must show that
+    key = face.data.shape_keys
+    shot_frames = range(11, 11 + out["take"])
+    out["jaw_baked"] = [v["jawOpen"] for v in key_values(face, shot_frames, mapped(face)).values()]
+    lips = next(t for t in key.animation_data.nla_tracks if t.name == "EmoSpeaker lips")
+    lips.strips[0].influence = 0.5
+    out["jaw_edited"] = [v["jawOpen"] for v in key_values(face, shot_frames, mapped(face)).values()]
+    shot = mod.shots.gather(bpy.context)
+    jaw = shot.track.values[:, shot.track.channels.index("jawOpen")]
+    out["gathered"] = {"start": shot.track.start_frame, "frames": shot.track.frames}
+    out["gathered_error"] = float(max(abs(jaw - out["jaw_edited"])))
+
+    before = sequencer()
+    result, message = call_undoable(bpy.ops.emospeaker.render_shot)
+    out["mesh"] = {"result": sorted(result), "message": message, "strips": movie_strips()}
+    out["sounds"] = sum(1 for s in editor.strips_all if s.type == "SOUND")
+    shutil.copy(renders / "line.mp4", folder / "mesh.mp4")
+    bpy.ops.ed.undo()
+    out["undo_restores"] = sequencer() == before
+    bpy.ops.ed.redo()
+    out["redo"] = movie_strips()
+
+    image = bpy.data.images.load(args["portrait"])
+    bpy.context.scene.emospeaker.portrait_image = image
+    result, message = call_undoable(bpy.ops.emospeaker.render_shot)
+    out["photo"] = {"result": sorted(result), "message": message, "strips": movie_strips()}
+
+    bpy.context.scene.emospeaker.portrait_image = None
+    bpy.context.scene.emospeaker.portrait_file = args["no_face"]
+    before = sequencer(), sorted((p.name, p.stat().st_mtime_ns) for p in renders.iterdir())
+    out["no_face"] = list(call(bpy.ops.emospeaker.render_shot))
+    after = sequencer(), sorted((p.name, p.stat().st_mtime_ns) for p in renders.iterdir())
+    out["no_face_unchanged"] = after == before
+    out["files"] = sorted(p.name for p in renders.iterdir())
+    out["fps_notes"] = [
+        mod.shots.fps_notes(bpy.context.scene, rate, movie)
+        for rate, movie in ((24, 24.0), (25, 25.0))
+    ]
+    return out
+
+
+def failures(args: dict) -> dict:
+    """Server down, and an unreadable audio file on a real server: clear errors, no change."""
+    mod = install(args["zip"])
+    scene = bpy.context.scene
+    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+    key_emotions(face, [(1, "fear", 0.7, True)])
+    scene.emospeaker.audio_source = "FILE"
+    scene.emospeaker.audio_file = args["audio"]
+    out = {}
+    before = fingerprint()
+    addon_prefs().address = args["down_address"]
+    out["down"] = call(bpy.ops.emospeaker.generate)
+    out["down_unchanged"] = fingerprint() == before
+    addon_prefs().address = args["address"]
+    scene.emospeaker.audio_file = args["not_audio"]
+    out["bad_audio"] = call(bpy.ops.emospeaker.generate)
+    out["bad_audio_unchanged"] = fingerprint() == before
+    scene.emospeaker.audio_file = args["audio"]
+    scene.emospeaker.target = None
+    out["no_target"] = call(bpy.ops.emospeaker.generate)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def local_backend(args: dict) -> dict:
+    """Start Local Backend from a configured Python, check it, stop it by disabling the add-on."""
+    mod = install(args["zip"])
+    prefs = addon_prefs()
+    out: dict = {"no_python": call(bpy.ops.emospeaker.start_backend)}
+    prefs.python = args["python"]
+    prefs.module_path = args["module_path"]
+    prefs.address = ""
+    prefs.token = "s3cret"  # the local server then requires it
+    out["start"] = call(bpy.ops.emospeaker.start_backend)
+    server = mod.backend.local_server()
+    out["pid"] = server.process.pid if server else None
+    out["address"] = prefs.address
+    caps = mod.backend.STATE.capabilities
+    out["engines"] = [e[0] for e in caps.engines] if caps else []
+    out["check"] = call(bpy.ops.emospeaker.check_connection)
+    prefs.token = "wrong"
+    out["wrong_token"] = call(bpy.ops.emospeaker.check_connection)
+    bpy.ops.preferences.addon_disable(module=harness.MODULE)
+    out["exit_code"] = server.process.poll() if server else None
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def ui_draw(args: dict) -> dict:
+    """Every panel, list row, dialog and the preferences drawn in each state, headless."""
+    mod = install(args["zip"])
+    ctx, scene = bpy.context, bpy.context.scene
+    calls: list = []
+    prefs = addon_prefs()
+    drawn: dict = {}
+
+    def draw_all(state: str) -> None:
+        start = len(calls)
+        for cls in mod.ui.CLASSES:
+            if issubclass(cls, bpy.types.Panel):
+                cls.draw(harness.Drawn(cls, calls), ctx)
+        type(prefs).draw(harness.Drawn(prefs, calls), ctx)
+        drawn[state] = [text for _, text in calls[start:] if text]
+
+    draw_all("empty")
+    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+    scene.emospeaker.target = face
+    draw_all("target")
+    assert bpy.ops.emospeaker.auto_map() == {"FINISHED"}
+    assert bpy.ops.emospeaker.bake_file(filepath=args["track"]) == {"FINISHED"}
+    scene.emospeaker.head_mode = "BONE"
+    scene.emospeaker.audio_source = "FILE"
+    caps = mod.backend.Capabilities(
+        "127.0.0.1:1", "9.9", "cpu", [("default", True, "d"), ("neural", False, "no torch")],
+        ["mesh"], list(mod.arkit.EMOTIONS), 600.0,
+    )  # fmt: skip
+    mod.backend.STATE.capabilities = caps
+    scene.emospeaker.portrait_file = "//portrait.jpg"
+    task = mod.tasks.Task("Generate", lambda t: time.sleep(0.3)).start()
+    draw_all("baked")
+    task.wait()
+    task.forget()
+    ul = mod.ui.EMOSPEAKER_UL_mapping
+    rows = face.emospeaker.mapping
+    for item in (rows[0], rows[len(rows) - 1]):  # a shape key row and a head row
+        ul.draw_item(
+            harness.Drawn(ul, calls), ctx, harness.FakeLayout(calls), face.emospeaker, item, 0,
+            face.emospeaker, "mapping_index",
+        )  # fmt: skip
+    op, rna = bpy.types.EMOSPEAKER_OT_generate, bpy.ops.emospeaker.generate.get_rna_type()
+    op.draw(harness.Drawn(op, calls, bl_rna=rna, _found=["action 'X' ..."]), ctx)
+    return {"drawn": drawn, "calls": len(calls)}
+
+
+if __name__ == "__main__":
+    name, raw = sys.argv[1], sys.argv[2]
+    result = globals()[name](json.loads(raw))
+    print(
+        "RESULT "
+        + json.dumps(result, default=lambda o: sorted(o) if isinstance(o, set) else str(o))
+    )
+    sys.stdout.flush()
+    os._exit(0)  # skip Blender's slow atexit teardown

@@ -1,0 +1,195 @@
+"""`emospeaker render --image`: the matplotlib portrait animated end to end (CLI, renderer API,
+gRPC), and portraits it must refuse (no face, two faces without --face) without writing."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import matplotlib
+import numpy as np
+import pytest
+
+from conftest import SAMPLE_AUDIO
+from emospeaker.audio import load_audio
+from emospeaker.channels import ALL_CHANNELS, index_of
+from emospeaker.errors import Cancelled
+from emospeaker.face.landmarks import lip_aperture, track_video, video_frames
+from emospeaker.formats import save_track
+from emospeaker.jobs import Job
+from emospeaker.render import get_renderer
+from emospeaker.render.portrait.motion import face_motion
+from emospeaker.track import FaceTrack
+
+PORTRAIT = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+FPS = Fraction(25)
+
+
+def speech_like_track(frames: int = 50) -> FaceTrack:
+    """Jaw opening and closing twice a second, a blink, a small head turn."""
+    values = np.zeros((frames, len(ALL_CHANNELS)), np.float32)
+    t = np.arange(frames) / float(FPS)
+    values[:, index_of("jawOpen")] = 0.5 * np.clip(np.sin(2 * np.pi * 2 * t), 0, None)
+    values[20:24, index_of("eyeBlinkLeft")] = values[20:24, index_of("eyeBlinkRight")] = 1
+    values[:, index_of("headYaw")] = 0.08 * np.sin(2 * np.pi * 0.5 * t)
+    return FaceTrack.from_values(values, FPS)
+
+
+def write_image(path: Path, rgb: np.ndarray) -> Path:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(PORTRAIT)), cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, photo):
+    """The portrait at full size driven by `speech_like_track`, and what was asked."""
+    folder = tmp_path_factory.mktemp("photo")
+    track = speech_like_track()
+    renderer = get_renderer("photo")
+    animator = renderer.prepare(photo, 0)
+    targets = face_motion(animator.landmarks, track)
+    audio = load_audio(SAMPLE_AUDIO)
+    video = renderer.render(track, folder / "out.mp4", audio=audio, portrait=photo, size=0)
+    return video, track, targets, photo
+
+
+def test_photo_video_has_every_frame_and_the_sound(rendered):
+    video, track, _, photo = rendered
+    with av.open(str(video)) as container:
+        assert container.streams.audio and container.streams.audio[0].codec_context.name == "aac"
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.average_rate == FPS
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == track.frames
+    first = next(video_frames(video))
+    assert first.shape[:2] == (photo.shape[0] + photo.shape[0] % 2, photo.shape[1])
+
+
+def test_retracked_mouth_follows_the_track(rendered):
+    video, track, targets, _ = rendered
+    tracked = track_video(video).points
+    found = ~np.isnan(tracked[:, 0, 0])
+    assert found.mean() > 0.95
+    seen = lip_aperture(tracked[found])
+    asked = lip_aperture(targets[found])
+    assert np.corrcoef(seen, asked)[0, 1] > 0.9
+    assert np.corrcoef(seen, track.channel("jawOpen")[found])[0, 1] > 0.8
+    # mouth-landmark distance to the intended landmarks, in inter-ocular units
+    lips = [13, 14, 78, 308, 0, 17, 61, 291]
+    eyes = np.linalg.norm(targets[:, 33, :2] - targets[:, 263, :2], axis=1)[found]
+    error = np.linalg.norm(tracked[found][:, lips, :2] - targets[found][:, lips, :2], axis=2)
+    assert (error.mean(axis=1) / eyes).mean() < 0.05
+
+
+def test_eyes_close_on_the_blink(rendered):
+    video, track, targets, _ = rendered
+    blinking = track.channel("eyeBlinkLeft") > 0.5
+    # the dark irises disappear under the lids
+    frames = np.stack(list(video_frames(video))).astype(float).mean(axis=3)
+    for iris in (468, 473):
+        at = np.rint(targets[:, iris, :2]).astype(int)
+        luma = np.array(
+            [f[y - 2 : y + 3, x - 2 : x + 3].mean() for f, (x, y) in zip(frames, at, strict=True)]
+        )
+        assert luma[blinking].min() > 1.5 * np.median(luma[~blinking])
+    # and MediaPipe, tracking the video, sees the lids come together (it never quite shuts
+    # them on this photo's glasses)
+    tracked = track_video(video).points
+    gap = np.linalg.norm(tracked[:, [159, 386], :2] - tracked[:, [145, 374], :2], axis=2).mean(1)
+    assert gap[blinking].max() < 0.85 * np.median(gap[~blinking])
+
+
+def test_background_far_from_the_face_is_the_photo(rendered):
+    video, _, targets, photo = rendered
+    face = targets[0, :, :2]
+    height = np.linalg.norm(face[10] - face[152])
+    ys, xs = np.mgrid[: photo.shape[0], : photo.shape[1]]
+    far = np.hypot(xs - face[:, 0].mean(), ys - face[:, 1].mean()) > 1.4 * height
+    assert far.mean() > 0.2
+    for frame in list(video_frames(video))[::10]:
+        difference = np.abs(frame[: photo.shape[0]].astype(int) - photo)[far]
+        assert difference.mean() < 3  # the codec's noise only
+    # while the head itself moves: the forehead follows the head turn
+    moved = np.linalg.norm(targets[:, 10, :2] - targets[0, 10, :2], axis=1)
+    assert moved.max() > 3
+
+
+def test_cancelling_leaves_no_file(tmp_path, photo):
+    job = Job(on_progress=lambda stage, f: job.cancel() if stage == "encoding" else None)
+    with pytest.raises(Cancelled):
+        get_renderer("photo").render(
+            speech_like_track(), tmp_path / "x.mp4", portrait=photo, size=256, job=job
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_renders_a_crop_with_the_audio(run_cli, tmp_path):
+    track = tmp_path / "motion.json"
+    save_track(speech_like_track(30), track)
+    out = tmp_path / "talk.mp4"
+    run_cli(
+        "render", "--image", PORTRAIT, "--track", track, SAMPLE_AUDIO, "--size", "256", "-o", out
+    )
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (256, 256) and container.streams.audio
+
+
+def test_cli_refuses_a_portrait_without_a_face(run_cli, tmp_path):
+    blank = write_image(tmp_path / "wall.png", np.full((240, 320, 3), 200, np.uint8))
+    out = tmp_path / "out.mp4"
+    proc = run_cli("render", "--image", blank, SAMPLE_AUDIO, "-o", out, check=False)
+    assert proc.returncode == 2 and "no face found" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wall.png"]
+
+
+def test_cli_asks_which_of_two_faces(run_cli, tmp_path, photo):
+    pair = write_image(tmp_path / "pair.jpg", np.hstack([photo, photo[:, ::-1]]))
+    track = tmp_path / "motion.json"
+    save_track(speech_like_track(10), track)
+    out = tmp_path / "out.mp4"
+    proc = run_cli("render", "--image", pair, "--track", track, "-o", out, check=False)
+    assert proc.returncode == 2 and "2 faces found" in proc.stderr and "--face" in proc.stderr
+    assert not out.exists()
+    run_cli("render", "--image", pair, "--track", track, "--face", "1", "--size", "256", "-o", out)
+    assert out.stat().st_size > 1000
+
+
+def test_render_through_a_real_server(tmp_path, run_cli):
+    from emospeaker.server.convert import track_to_wire
+    from emospeaker.wire import client as wc
+    from grpc_support import running_server
+
+    track = tmp_path / "motion.json"
+    save_track(speech_like_track(20), track)
+    blank = write_image(tmp_path / "wall.png", np.full((64, 64, 3), 90, np.uint8))
+    with running_server(max_concurrent=1) as server, wc.Client(server.address, timeout=120) as c:
+        # the CLI against the server: a refusal first (nothing written), then a video
+        remote = ("render", "--server", server.address, "--size", "256", "--track", track)
+        proc = run_cli(*remote, "--image", blank, "-o", tmp_path / "no.mp4", check=False)
+        assert proc.returncode == 2 and "no face found" in proc.stderr
+        assert not (tmp_path / "no.mp4").exists()
+        run_cli(*remote, "--image", PORTRAIT, SAMPLE_AUDIO, "-o", tmp_path / "cli.mp4")
+        with av.open(str(tmp_path / "cli.mp4")) as container:
+            assert container.streams.audio and container.streams.video[0].width == 256
+        # the wire client directly: progress streams, the server keeps serving after a refusal
+        stages: list[str] = []
+        request = wc.render_request(
+            "photo", track=track_to_wire(speech_like_track(20)), portrait=PORTRAIT, size=256
+        )
+        with pytest.raises(wc.InvalidRequest, match="no face"):
+            c.render_to(
+                wc.render_request(
+                    "photo", track=track_to_wire(speech_like_track(5)), portrait=blank
+                ),
+                None,
+            )
+        c.render_to(request, tmp_path / "remote.mp4", on_progress=lambda s, f: stages.append(s))
+        assert "encoding" in stages and (tmp_path / "remote.mp4").stat().st_size > 1000

@@ -472,6 +472,15 @@ def test_render_refusals(small, tmp_path):
     with pytest.raises(wc.InvalidRequest, match="values for"):
         small.render_to(wc.render_request("flat", track=broken), tmp_path / "x.mp4")
     assert not list(tmp_path.iterdir())  # no partial file on the client either
+    twice = wc.track_message(small.animate_track(pcm_request(0.5)))
+    twice.header.channels.append(twice.header.channels[0])
+    with pytest.raises(wc.InvalidRequest, match="'eyeBlinkLeft' appears twice"):
+        small.render_to(wc.render_request("flat", track=twice), None)
+    twice = wc.track_message(small.animate_track(pcm_request(0.5)))
+    chunk = next(c for c in twice.layers if c.channels)
+    chunk.channels.append(chunk.channels[0])
+    with pytest.raises(wc.InvalidRequest, match="appears twice"):
+        small.render_to(wc.render_request("flat", track=twice), None)
 
 
 def test_render_cancel_removes_the_work_folder(small):

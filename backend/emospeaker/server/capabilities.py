@@ -38,10 +38,11 @@ class CapabilitiesCache:
 
 
 def build(limits: Limits) -> pb.Capabilities:
-    renderers = [_renderer_info(name) for name in RENDERERS]
+    """Lists the registries through snapshots: plug-ins may register while this runs."""
+    renderers = [_renderer_info(name) for name in list(RENDERERS)]
     return pb.Capabilities(
         version=__version__,
-        engines=[_engine_info(name) for name in ENGINES],
+        engines=[_engine_info(name) for name in list(ENGINES)],
         renderers=[r.name for r in renderers if r.available],
         renderer_info=renderers,
         channels=ALL_CHANNELS,

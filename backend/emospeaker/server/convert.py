@@ -275,6 +275,7 @@ def _build_track(
     frames, channels = header.frames, list(header.channels)
     if frames <= 0 or not channels:
         raise InputError(f"{where}.header needs frames >= 1 and channels", field=where)
+    _require_unique(channels, f"{where}.header.channels")
     column = {name: i for i, name in enumerate(channels)}
     names = list(dict.fromkeys(header.layers))[:MAX_LAYERS]
     layers = {n: np.zeros((frames, len(channels)), np.float32) for n in names}
@@ -317,6 +318,7 @@ def _place(
             f"outside the track's {frames}",
             field=where,
         )
+    _require_unique(chunk.channels, f"{where}.channels")
     values = floats(chunk, "values")
     if values.size != chunk.frames * len(chunk.channels):
         raise InputError(
@@ -331,6 +333,14 @@ def _place(
     cols = [column[c] for c in chunk.channels]
     rows = slice(chunk.first_frame, chunk.first_frame + chunk.frames)
     layers[chunk.layer][rows, cols] = values.reshape(chunk.frames, len(cols))
+
+
+def _require_unique(names: Iterable[str], where: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"{where}: channel {name!r} appears twice", field=where)
+        seen.add(name)
 
 
 def _header_fps(header: pb.TrackHeader, where: str) -> Fraction:

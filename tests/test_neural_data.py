@@ -65,6 +65,18 @@ def test_rerun_finishes_a_corpus_without_redoing_clips(synth_corpus):
     assert len(Corpus(synth_corpus).entries()) == 5
 
 
+def test_rerun_with_another_recipe_redoes_the_clips(tmp_path):
+    from emospeaker.train.synthetic import build_corpus
+
+    build_corpus(tmp_path, 1, seed=3, voices=["en-us"])
+    first = tmp_path / "clips" / "syn00000.npz"
+    stamp = first.stat().st_mtime_ns
+    build_corpus(tmp_path, 1, seed=4, voices=["en-us"])
+    assert first.stat().st_mtime_ns != stamp
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["seed"] == 4 and manifest["targets"].startswith("default engine ")
+
+
 def test_incomplete_corpus_is_refused(tmp_path):
     root = make_toy_corpus(tmp_path / "toy", clips=2)
     manifest = json.loads((root / "manifest.json").read_text())

@@ -156,6 +156,9 @@ class Corpus:
         return out
 
 
+RERUN_MAY_CHANGE = ("command", "clips_requested")
+
+
 class CorpusWriter:
     """Adds clips to a corpus folder; `done(id)` lets a rerun skip finished clips."""
 
@@ -168,8 +171,16 @@ class CorpusWriter:
         old = self.root / "manifest.json"
         if old.is_file():
             previous = json.loads(old.read_text())
-            if tuple(previous.get("au_names", ())) == self.au_names:
+            if tuple(previous.get("au_names", ())) == self.au_names and self._same_recipe(previous):
                 self.entries = {e["id"]: e for e in previous["clips"]}
+
+    def _same_recipe(self, previous: dict[str, Any]) -> bool:
+        """Finished clips are kept only if made the same way (seed, voices, target engine...)."""
+        return all(
+            previous.get(key) == value
+            for key, value in self.info.items()
+            if key not in RERUN_MAY_CHANGE
+        )
 
     def done(self, clip_id: str) -> bool:
         return clip_id in self.entries and (self.root / "clips" / f"{clip_id}.npz").is_file()

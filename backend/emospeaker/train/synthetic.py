@@ -30,7 +30,7 @@ from .. import __version__
 from ..audio import SAMPLE_RATE
 from ..emotion import EMOTIONS
 from ..engines.default.emotion import emotion_layer
-from ..engines.default.engine import MOUTH_LEAD
+from ..engines.default.engine import MOUTH_LEAD, DefaultEngine
 from ..engines.default.eyes import eyes_layer
 from ..engines.default.head import head_layer
 from ..engines.default.lips import lips_layer
@@ -167,6 +167,7 @@ def build_corpus(
         "seed": seed,
         "clips_requested": clips,
         "voices": voices,
+        "targets": f"default engine {DefaultEngine.version}",
         "command": command,
         "emospeaker_version": __version__,
     }

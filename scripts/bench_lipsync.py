@@ -76,7 +76,7 @@ def synthetic(engine: str, per_voice: int, options: dict) -> None:
                 share, n = bilabial_closure_share(lips_closed(track), utt.phones, FPS)
                 rows["close" + key] += [share] * n
                 rows["r" + key].append(pearson_with_lag(mouth_opening(track), truth, SYNTH_LAG)[0])
-                aligned += track.provenance["phones"] == "aligned"
+                aligned += track.provenance.get("phones") == "aligned"
                 if not key:
                     bilabials += n
                     loud = loudness_envelope(utt.audio, track.times())

@@ -247,12 +247,13 @@ def test_head_pose_on_rotated_object_and_tilted_bone(addon_zip: Path, tmp_path: 
         assert np.allclose(moved, [x, -z, y], atol=1e-6)
 
 
+@pytest.mark.parametrize("engine", ["default", "neural"])
 def test_generate_on_a_real_backend_then_undo(
-    addon_zip: Path, server: dict, tmp_path: Path
+    addon_zip: Path, server: dict, tmp_path: Path, engine: str
 ) -> None:
     r = scenario(
         "generate", tmp_path, zip=addon_zip, address=server["address"], audio=SAMPLE_AUDIO,
-        out=tmp_path, head=has_head(), transcript=SAMPLE_TEXT,
+        out=tmp_path, head=has_head(), transcript=SAMPLE_TEXT, engine=engine,
     )  # fmt: skip
     assert r["result"] == ["FINISHED"], r["message"]
     if has_head():  # the demo head: 52 keys mapped by name, head pose on its neck pivot
@@ -268,6 +269,7 @@ def test_generate_on_a_real_backend_then_undo(
             emotion=wire.emotion_curves(r["emotion"]),
             transcript=SAMPLE_TEXT,
             seed=5,
+            engine=engine,
         )
     assert expected.frames == last - first + 1 and expected.start_frame == 11
     assert expected.fps == (24000, 1001)
@@ -291,6 +293,7 @@ def test_generate_on_a_real_backend_then_undo(
     assert np.allclose(exported.emotion, np.array(r["emotion"]), atol=1e-6)
     # what was sent: the transcript from a Text datablock and the seed
     assert exported.provenance["transcript"] is True and exported.provenance["seed"] == 5
+    assert exported.provenance["engine"] == engine
     assert exported.provenance["audio_sha256"] == expected.provenance["audio_sha256"]
     assert r["undo_restores"], r.get("undo_diff")
     doc, _ = read_glb(tmp_path / "gen.glb")

@@ -274,6 +274,7 @@ def generate(args: dict) -> dict:
     text.write(args["transcript"])
     scene.emospeaker.transcript_text = text
     scene.emospeaker.seed = 5
+    scene.emospeaker.engine = args["engine"]
     out: dict = {}
     if args.get("head"):
         out["add_head"] = call(bpy.ops.emospeaker.add_head)

@@ -13,6 +13,7 @@ __all__ = ["Engine", "EngineInput", "Option", "ENGINES", "get_engine", "engine_n
 # name -> "module:Class"
 ENGINES: dict[str, str] = {
     "default": "emospeaker.engines.default:DefaultEngine",
+    "neural": "emospeaker.engines.neural:NeuralEngine",
 }
 
 _instances: dict[str, Engine] = {}

@@ -1,0 +1,98 @@
+"""The "neural" engine through the public API, the CLI and evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SAMPLE_AUDIO
+from emospeaker.api import animate
+from emospeaker.audio import load_audio
+from emospeaker.emotion import EmotionTimeline
+from emospeaker.engines import get_engine
+from emospeaker.engines.neural import engine as neural_engine
+from emospeaker.engines.neural.checkpoint import save_checkpoint
+from emospeaker.engines.neural.model import EmoSpeakerNet, ModelConfig, default_layer_channels
+from emospeaker.errors import InputError
+from emospeaker.track import ENGINE_LAYERS
+from neural_toy import AU_NAMES, make_toy_corpus
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        low_dim=24, mid_dim=32, high_dim=32, head_hidden=32, au_dim=16, code_dim=8,
+        au_names=AU_NAMES, layer_channels=default_layer_channels(),
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("ckpt") / "small.pt"
+    save_checkpoint(path, EmoSpeakerNet(cfg), info={"purpose": "test"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def audio():
+    return load_audio(SAMPLE_AUDIO)
+
+
+def test_animate_with_the_neural_engine_gives_a_valid_track(checkpoint, audio):
+    keys = EmotionTimeline.parse("0s=neutral:0,2s=happy:1,4s=sad:1.5@linear")
+    options = {"checkpoint": str(checkpoint)}
+    track = animate(audio, keys, fps="24000/1001", engine="neural", seed=3, options=options)
+    assert track.frames == int(np.ceil(audio.duration * 24000 / 1001))
+    assert set(track.layers) == set(ENGINE_LAYERS)
+    assert np.isfinite(track.values).all()
+    assert track.layers["eyes"][:, :14].max() > 0  # blinks from the default eyes pass
+    assert track.provenance["engine"] == "neural"
+    assert track.provenance["checkpoint"] == "small.pt"
+    sha = get_engine("neural").model(str(checkpoint))[1]["checksum"]
+    assert track.provenance["model_sha256"] == sha
+    again = animate(audio, keys, fps="24000/1001", engine="neural", seed=3, options=options)
+    assert again == track  # deterministic
+
+
+def test_chunked_inference_equals_one_pass(checkpoint, audio, monkeypatch):
+    keys = EmotionTimeline.parse("angry:0.7")
+    options = {"checkpoint": str(checkpoint), "eyes": False}
+    whole = animate(audio, keys, engine="neural", options=options)
+    monkeypatch.setattr(neural_engine, "CHUNK_SECONDS", 1.3)
+    chunked = animate(audio, keys, engine="neural", options=options)
+    for name in ("lips", "emotion", "head"):
+        np.testing.assert_allclose(chunked.layers[name], whole.layers[name], atol=2e-5)
+
+
+def test_missing_checkpoint_or_device_is_a_clear_error(audio, tmp_path):
+    with pytest.raises(InputError, match="no such checkpoint"):
+        animate(audio, engine="neural", options={"checkpoint": str(tmp_path / "none.pt")})
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            animate(audio, engine="neural", options={"device": "cuda"})
+
+
+def test_shipped_checkpoint_animates_through_the_cli(run_cli, tmp_path):
+    out = tmp_path / "hello.json"
+    proc = run_cli("animate", SAMPLE_AUDIO, "--engine", "neural", "--emotion", "happy:0.8",
+                   "-o", out)  # fmt: skip
+    assert "[neural" in proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["provenance"]["engine"] == "neural"
+    assert len(doc["provenance"]["model_sha256"]) == 64
+    info = json.loads(run_cli("info", "--json").stdout)
+    assert "checkpoint" in info["engines"]["neural"]["options"]
+
+
+def test_evaluate_reports_lip_sync_au_agreement_and_decoupling(run_cli, checkpoint, tmp_path):
+    corpus = make_toy_corpus(tmp_path / "toy", clips=16)
+    proc = run_cli("evaluate", "--corpus", corpus, "--split", "all", "--checkpoint", checkpoint,
+                   "--json", tmp_path / "figures.json", "-q")  # fmt: skip
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures == json.loads(proc.stdout)
+    assert figures["clips"] == 16
+    for key in ("opening_r_vs_target", "au_cosine", "probe_accuracy_high", "decoupling_high"):
+        assert key in figures
+    assert 0.0 <= figures["probe_accuracy_low"] <= 1.0
+    for row in figures["intensity_response"].values():
+        assert row[0] == 0.0 and all(b >= a for a, b in zip(row, row[1:], strict=False))

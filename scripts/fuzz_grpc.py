@@ -2,9 +2,10 @@
 
 A crash is the server process dying, a call that hangs (runs into the deadline), or an
 answer other than a deliberate status (INTERNAL, UNKNOWN, UNAVAILABLE). Prints status-code
-counts, the server's memory (RSS) before and after, and how many request log lines it wrote.
+counts, the server's memory (RSS) before, at each quarter and after (growth that stops is the
+renderers loading; growth that goes on is a leak), and how many request log lines it wrote.
 
-    PYTHONPATH=backend python scripts/fuzz_grpc.py --requests 10000
+    .venv/bin/python scripts/fuzz_grpc.py --requests 10000
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ def main() -> int:
         before = rss_mib(proc.pid)
         counts: collections.Counter[str] = collections.Counter()
         crashes: list[str] = []
+        rss_trace: list[str] = []
 
         def send(_: int) -> None:
             method, data = one_request()
@@ -255,6 +257,9 @@ def main() -> int:
                     crashes.append(f"{method}: {code}: {exc.details()}")
             with lock:
                 counts[f"{method} {code}"] += 1
+                done = sum(counts.values())
+                if done % max(1, args.requests // 4) == 0:  # growth that stops is a warm-up
+                    rss_trace.append(f"{rss_mib(proc.pid):.1f}")
 
         started = time.perf_counter()
         with ThreadPoolExecutor(args.threads) as pool:
@@ -278,6 +283,7 @@ def main() -> int:
     for error in internal[:3]:
         print(f"  server traceback {error['incident']}:\n{error['traceback']}")
     print(f"server RSS           {before:.1f} MiB before, {after:.1f} MiB after")
+    print(f"  at each quarter      {' -> '.join(rss_trace)} MiB")
     print(f"request log lines    {request_lines} (+1 warm-up; transport-level refusals unlogged)")
     return 0 if alive and not crashes else 1
 

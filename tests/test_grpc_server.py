@@ -467,6 +467,9 @@ def test_render_refusals(small, tmp_path):
     assert error.value.field == "renderer"
     with pytest.raises(wc.InvalidRequest, match="size 300"):
         small.render_to(wc.render_request("flat", animate=pcm_request(0.5), size=300), None)
+    with pytest.raises(wc.InvalidRequest, match="32-bit") as error:  # beyond what mp4 stores
+        small.render_to(wc.render_request("mesh", animate=pcm_request(0.5, fps=(1, 2**31))), None)
+    assert error.value.field == "fps"
     broken = wc.track_message(small.animate_track(pcm_request(0.5)))
     broken.layers[0].values.append(1.0)
     with pytest.raises(wc.InvalidRequest, match="values for"):

@@ -81,7 +81,7 @@ def test_parse_fps(text, expected):
     assert parse_fps(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["0", "-24", "1/0", "abc", "100000", "nan"])
+@pytest.mark.parametrize("bad", ["0", "-24", "1/0", "abc", "100000", "nan", "1/4294967295"])
 def test_parse_fps_rejects_nonsense_naming_the_field(bad):
     with pytest.raises(InputError) as err:
         parse_fps(bad)

@@ -21,6 +21,7 @@ from .errors import InputError
 
 ENGINE_LAYERS: tuple[str, ...] = ("lips", "emotion", "head", "eyes")
 MAX_FPS = 1000
+MAX_FPS_TERM = 2**31 - 1
 
 
 def parse_fps(value: str | float | Fraction | tuple[int, int]) -> Fraction:
@@ -44,6 +45,12 @@ def parse_fps(value: str | float | Fraction | tuple[int, int]) -> Fraction:
         ) from None
     if not (0 < fps <= MAX_FPS):
         raise InputError(f"fps {value} must be > 0 and <= {MAX_FPS}", field="fps")
+    if max(fps.numerator, fps.denominator) > MAX_FPS_TERM:
+        raise InputError(
+            f"fps {value}: numerator and denominator must be at most {MAX_FPS_TERM} "
+            "(video files store frame rates as 32-bit ratios)",
+            field="fps",
+        )
     return fps
 
 

@@ -38,7 +38,7 @@ def run_synth(args: argparse.Namespace) -> int:
     voices = [v.strip() for v in args.voices.split(",")] if args.voices else None
     unknown = [v for v in voices or [] if v not in VOICES]
     if unknown:
-        raise InputError(f"unknown voice {unknown[0]!r}; use: {', '.join(VOICES)}", "voices")
+        raise InputError(f"unknown voice {unknown[0]!r}; use: {', '.join(VOICES)}", field="voices")
     command = shlex.join(["emospeaker", *sys.argv[1:]]) if sys.argv else ""
     with progress_bar("corpus", args.quiet) as job:
         manifest = build_corpus(args.out, args.clips, args.seed, args.workers, voices, command, job)

@@ -68,7 +68,7 @@ def _camera(framing: str) -> tuple[np.ndarray, np.ndarray]:
         projection[2, 3] = (far + near) / (near - far)
         return eye, projection @ np.linalg.inv(_look_at(eye, np.array([cx, cy, 0.0])))
     if framing not in FRAMING:
-        raise InputError(f"framing {framing!r}: use bust, face or orthographic", "framing")
+        raise InputError(f"framing {framing!r}: use bust, face or orthographic", field="framing")
     eye, target = FRAMING[framing]
     near, far = 0.05, 5.0
     f = 1 / np.tan(np.radians(FIELD_OF_VIEW[framing]) / 2)
@@ -133,7 +133,9 @@ class HeadRenderer:
     ):
         """`framing`: "bust", "face", or "orthographic" (see ORTHOGRAPHIC)."""
         if size < 16 or size > 4096 or size % 2:
-            raise InputError(f"size {size} must be an even number of pixels in 16..4096", "size")
+            raise InputError(
+                f"size {size} must be an even number of pixels in 16..4096", field="size"
+            )
         eye, view_projection = _camera(framing)
         self.head = head or build_head()
         self.size = size

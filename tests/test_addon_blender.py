@@ -306,17 +306,24 @@ def test_generate_on_a_real_backend_then_undo(
         assert r["neck_share"] is None or abs(r["neck_share"] - 0.5) < 1e-3
 
 
-def long_line(path: Path, repeat: int = 4) -> Path:
-    """The sample said `repeat` times as a 16-bit wav: a call long enough to cancel mid-way."""
-    from emospeaker.audio import SAMPLE_RATE, load_audio
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    """Mono 16 kHz float samples as a 16-bit wav."""
+    from emospeaker.audio import SAMPLE_RATE
 
-    samples = np.tile(load_audio(SAMPLE_AUDIO).samples, repeat)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(SAMPLE_RATE)
         out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return path
+
+
+def long_line(path: Path, repeat: int = 4) -> Path:
+    """The sample said `repeat` times as a 16-bit wav: a call long enough to cancel mid-way."""
+    from emospeaker.audio import load_audio
+
+    samples = np.tile(load_audio(SAMPLE_AUDIO).samples, repeat)
+    return write_wav(path, samples)
 
 
 def test_cancel_leaves_the_scene_untouched(addon_zip: Path, server: dict, tmp_path: Path) -> None:
@@ -335,12 +342,7 @@ def short_line(path: Path, seconds: float = 1.2) -> Path:
     samples = load_audio(SAMPLE_AUDIO).samples[int(0.3 * SAMPLE_RATE) :][
         : int(seconds * SAMPLE_RATE)
     ]
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
+    return write_wav(path, samples)
 
 
 def video_facts(path: Path) -> dict:

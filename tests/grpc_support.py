@@ -80,7 +80,7 @@ class FlatRenderer(Renderer):
 
     def render(self, track, output, *, audio=None, size=512, job=None, **_unused):
         side = size or 64
-        jaw = track.channel("jawOpen")
+        jaw = track.channel("jawOpen") if "jawOpen" in track.channels else np.zeros(track.frames)
         frames = (np.full((side, side, 3), int(40 + 200 * j), np.uint8) for j in jaw)
         return write_video(output, frames, track.fps, audio, total=track.frames, job=job)
 

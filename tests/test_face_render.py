@@ -15,7 +15,7 @@ from conftest import SAMPLE_AUDIO
 from emospeaker.channels import ALL_CHANNELS, ARKIT_BLENDSHAPES, index_of
 from emospeaker.formats import load_track, save_track
 from emospeaker.render import get_renderer
-from emospeaker.render.preview import HeadRenderer, MeshRenderer
+from emospeaker.render.preview import DEFAULT_SIZE, HeadRenderer, MeshRenderer
 from emospeaker.render.video import write_video
 from emospeaker.track import FaceTrack
 
@@ -102,6 +102,11 @@ def test_mesh_renderer_writes_an_mp4_with_the_speech(tmp_path):
         assert (video.width, video.height) == (128, 128)
         assert container.streams.audio
         assert sum(1 for _ in container.decode(video=0)) == track.frames
+    # size 0, the photo renderer's "portrait's full size", is the default size here
+    few = FaceTrack(track.fps, {"lips": track.values[:2]}, track.channels)
+    out = MeshRenderer().render(few, tmp_path / "default.mp4", size=0)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].height == DEFAULT_SIZE
 
 
 def test_gltf_loads_in_blender_with_working_shape_key_animation(tmp_path):

@@ -104,7 +104,8 @@ def animate_request(draw) -> pb.AnimateRequest:
     elif emotion == "curves":
         frames = draw(mostly(st.integers(1, 12), st.integers(-3, 40)))
         request.curves.frames = frames
-        exact = st.lists(st.floats(0, 4, width=32), min_size=8 * frames, max_size=8 * frames)
+        size = 8 * max(frames, 0)
+        exact = st.lists(st.floats(0, 4, width=32), min_size=size, max_size=size)
         values = mostly(exact, st.lists(FLOAT32, max_size=120))
         request.curves.values.extend(draw(values))
     return request
@@ -129,13 +130,13 @@ def render_request(draw) -> pb.RenderRequest:
             layers=draw(mostly(st.just(["lips"]), st.lists(st.text(max_size=4), max_size=3))),
         )
         width = draw(st.integers(0, 3))
-        frames = draw(mostly(st.integers(0, header.frames), st.integers(-2, 40)))
+        frames = draw(mostly(st.integers(0, max(header.frames, 0)), st.integers(-2, 40)))
         chunk = pb.LayerChunk(
             layer=draw(mostly(st.just("lips"), st.text(max_size=4))),
             first_frame=draw(mostly(st.just(0), st.integers(-2, 40))),
             frames=frames,
             channels=draw(st.lists(st.sampled_from(NAMES), min_size=width, max_size=width)),
-            values=draw(mostly(st.lists(st.floats(0, 1, width=32), min_size=frames * width,
+            values=draw(mostly(st.lists(st.floats(0, 1, width=32), min_size=max(0, frames * width),
                                         max_size=max(0, frames * width)),
                                st.lists(FLOAT32, max_size=60))),
         )  # fmt: skip

@@ -36,6 +36,7 @@ from .shading import GLOSSY, programs
 from .video import write_video
 
 BACKGROUND = (0.16, 0.17, 0.19)
+DEFAULT_SIZE = 512  # what size 0 ("the portrait's full size" for the photo renderer) means here
 # camera (eye, target) in the face frame: a head-and-shoulders bust, or a close face
 FRAMING = {
     "bust": (np.array([0.0, -0.035, 0.60]), np.array([0.0, -0.045, -0.02])),
@@ -225,7 +226,7 @@ class MeshRenderer(Renderer):
         job: Job | None = None,
     ) -> Path:
         weights, head = track_arrays(track)
-        with HeadRenderer(size) as renderer:
+        with HeadRenderer(size or DEFAULT_SIZE) as renderer:
             return write_video(
                 output,
                 renderer.frames(weights, head),

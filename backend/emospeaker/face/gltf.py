@@ -75,9 +75,7 @@ class _Builder:
     def sparse_vec3(self, dense: np.ndarray) -> int:
         """A VEC3 accessor of zeros except where `dense` [n, 3] is non-zero (morph targets)."""
         dense = dense.astype(np.float32)
-        moving = np.flatnonzero(
-            np.any(np.abs(dense) > 1e-6, axis=1)
-        )  # 1 micrometre.astype(np.uint32)
+        moving = np.flatnonzero(np.any(np.abs(dense) > 1e-6, axis=1)).astype(np.uint32)  # 1 µm
         entry: dict[str, Any] = {
             "componentType": FLOAT,
             "count": int(len(dense)),

@@ -20,12 +20,19 @@ import numpy as np
 
 from ..audio import SAMPLE_RATE
 from ..channels import ALL_CHANNELS
-from ..emotion import EMOTIONS
+from ..emotion import EMOTION_INDEX, EMOTIONS
 from ..errors import InputError
 from ..files import atomic_output
 
 FORMAT = "emospeaker-corpus/1"
 TARGET_LAYERS = ("lips", "emotion", "head", "eyes")
+
+
+def constant_curves(frames: int, emotion: str, intensity: float) -> np.ndarray:
+    """[frames, 8] emotion curves holding one category at one intensity (a clip's label)."""
+    curves = np.zeros((frames, len(EMOTIONS)), np.float32)
+    curves[:, EMOTION_INDEX[emotion]] = intensity
+    return curves
 
 
 @dataclass

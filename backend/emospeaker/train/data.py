@@ -17,9 +17,9 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ..audio import SAMPLE_RATE
-from ..emotion import EMOTION_INDEX, EMOTIONS
+from ..emotion import EMOTION_INDEX
 from .config import DataConfig
-from .corpus import Clip
+from .corpus import Clip, constant_curves
 
 LAYERS = ("lips", "emotion", "head", "combined")
 
@@ -36,8 +36,7 @@ def crop(clip: Clip, start: int, frames: int, context: float) -> dict[str, Any]:
     if hi > lo:
         audio[lo - first : hi - first] = clip.audio[lo:hi]
     window = slice(start, start + frames)
-    curves = np.zeros((frames, len(EMOTIONS)), np.float32)
-    curves[:, EMOTION_INDEX[clip.emotion]] = clip.intensity
+    curves = constant_curves(frames, clip.emotion, clip.intensity)
     item: dict[str, Any] = {
         "samples": audio,
         "times": ((start + np.arange(frames)) / fps - first / SAMPLE_RATE).astype(np.float32),

@@ -35,18 +35,12 @@ from ..metrics import (
 from ..speech.phones import PhoneSegment
 from ..track import FaceTrack
 from .au import aus_from_values, emotion_prototypes
-from .corpus import Clip
+from .corpus import Clip, constant_curves
 
 
 def target_track(clip: Clip) -> FaceTrack:
     layers = clip.layers if clip.has_layers else {"combined": clip.layers["combined"]}
     return FaceTrack(clip.fps, dict(layers))
-
-
-def clip_curves(clip: Clip) -> np.ndarray:
-    curves = np.zeros((clip.frames, len(EMOTIONS)), np.float32)
-    curves[:, EMOTION_INDEX[clip.emotion]] = clip.intensity
-    return curves
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -113,7 +107,7 @@ def evaluate_engine(
         job.progress(f"{engine}: {clip.id}", i / max(1, len(clips)))
         track = animate(
             Audio(clip.audio, clip.id),
-            clip_curves(clip),
+            constant_curves(clip.frames, clip.emotion, clip.intensity),
             fps=clip.fps,
             engine=engine,
             options=options,
@@ -123,19 +117,26 @@ def evaluate_engine(
     return summarise(rows, au_names)
 
 
-def clip_features(model: Any, clip: Clip) -> dict[str, np.ndarray]:
-    """Clip mean and standard deviation of each encoder level's per-frame features (the
-    deviation carries prosody ranges, e.g. a wide pitch range)."""
+def _features(model: Any, clip: Clip) -> dict[str, Any]:
+    """The network's per-frame features of each encoder level for `clip`, on its device."""
     import torch
 
     device = next(model.parameters()).device
     times = torch.arange(clip.frames, dtype=torch.float64) / float(clip.fps)
     with torch.inference_mode():
-        feats = model.features(
+        return model.features(
             torch.from_numpy(clip.audio)[None].to(device),
             times.float()[None].to(device),
             torch.tensor([1.0 / float(clip.fps)], device=device),
         )
+
+
+def clip_features(model: Any, clip: Clip) -> dict[str, np.ndarray]:
+    """Clip mean and standard deviation of each encoder level's per-frame features (the
+    deviation carries prosody ranges, e.g. a wide pitch range)."""
+    import torch
+
+    feats = _features(model, clip)
     return {
         k: torch.cat([v[0].mean(0), v[0].std(0)]).float().cpu().numpy() for k, v in feats.items()
     }
@@ -173,18 +174,14 @@ def intensity_response(model: Any, clip: Clip) -> dict[str, list[float]]:
     (trained levels are 1/3, 2/3 and 1): between-level and beyond-top behaviour at a glance."""
     import torch
 
-    times = torch.arange(clip.frames, dtype=torch.float64) / float(clip.fps)
+    feats = _features(model, clip)
+    device = next(model.parameters()).device
     with torch.inference_mode():
-        feats = model.features(
-            torch.from_numpy(clip.audio)[None],
-            times.float()[None],
-            torch.tensor([1.0 / float(clip.fps)]),
-        )
         out = {}
         for k, emotion in enumerate(EMOTIONS):
             row = []
             for s in INTENSITY_GRID:
-                curves = torch.zeros(1, clip.frames, len(EMOTIONS))
+                curves = torch.zeros(1, clip.frames, len(EMOTIONS), device=device)
                 curves[..., k] = s
                 layer = model.layers(feats, curves)["emotion"][..., model.blendshape]
                 row.append(round(float(layer.mean()), 4))

@@ -277,6 +277,7 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
     )
     logger = Logger(out, env.main, t.tensorboard, fresh=step == 0)
     started, running, seen = time.perf_counter(), torch.zeros(len(LOG_TERMS)), 0
+    last_val: dict[str, float] | None = None  # the final step's validation, reused in model.pt
     model.train()
     for batch in loader:
         if step >= t.steps:
@@ -298,7 +299,8 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
             row.update(seconds=time.perf_counter() - started, lr=learning_rate(step - 1, cfg))
             if step % t.eval_every == 0 or step == t.steps:
                 if env.main:
-                    row.update(validate(model, val_clips, cfg, env.device))
+                    last_val = validate(model, val_clips, cfg, env.device)
+                    row.update(last_val)
             logger.write(step, row)
             running.zero_()
             seen = 0
@@ -315,7 +317,7 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
     if env.main:
         info = _info(cfg, corpus, step)
         info["train_seconds"] = round(time.perf_counter() - started, 1)
-        info["val"] = validate(model, val_clips, cfg, env.device)
+        info["val"] = last_val or validate(model, val_clips, cfg, env.device)
         save_checkpoint(final, model, info=info)
     env.barrier()
     return final

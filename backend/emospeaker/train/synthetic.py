@@ -29,18 +29,14 @@ import numpy as np
 from .. import __version__
 from ..audio import SAMPLE_RATE
 from ..emotion import EMOTIONS
-from ..engines.default.emotion import emotion_layer
-from ..engines.default.engine import MOUTH_LEAD, DefaultEngine
-from ..engines.default.eyes import eyes_layer
-from ..engines.default.head import head_layer
-from ..engines.default.lips import lips_layer
+from ..engines.default.engine import DefaultEngine, compose_layers
 from ..jobs import Job
 from ..speech.phones import SILENCE, PhoneSegment
 from ..speech.prosody import analyse
 from ..speech.synth import LIMITS, VOICES, available_voices, synthesize
 from ..track import frame_count
 from .au import AU_NAMES, aus_from_curves
-from .corpus import Clip, CorpusWriter
+from .corpus import Clip, CorpusWriter, constant_curves
 from .sentences import sentences
 
 LEVELS = 3
@@ -81,20 +77,11 @@ def engine_targets(
     curves: np.ndarray,
     seed: int,
 ) -> dict[str, np.ndarray]:
-    """The default engine's four layers for known phones: its passes composed exactly as
-    DefaultEngine.animate composes them (with default options), minus phone finding; a test
-    holds the two together."""
-    frames = curves.shape[0]
-    times = np.arange(frames, dtype=np.float64) / float(fps)
-    prosody = analyse(samples)
-    loudness = prosody.sample("loudness", times + MOUTH_LEAD)
-    lips, closures = lips_layer(phones, times, loudness, 1.0, MOUTH_LEAD)
-    return {
-        "lips": lips,
-        "emotion": emotion_layer(curves, closures, prosody.sample("speaking", times)),
-        "head": head_layer(prosody, times, curves, seed, 1.0),
-        "eyes": eyes_layer(times, len(samples) / SAMPLE_RATE, curves, prosody.pauses, seed),
-    }
+    """The default engine's four layers (default options) for known phones."""
+    times = np.arange(curves.shape[0], dtype=np.float64) / float(fps)
+    duration = len(samples) / SAMPLE_RATE
+    options = DefaultEngine().resolve_options(None)
+    return compose_layers(phones, analyse(samples), times, duration, curves, seed, options)
 
 
 def pad_silence(
@@ -125,8 +112,7 @@ def make_clip(index: int, seed: int, text: str, voices: list[str]) -> Clip:
         utterance.audio.samples, list(utterance.phones), *rng.uniform(0.1, 0.4, size=2)
     )
     frames = frame_count(Fraction(len(audio), SAMPLE_RATE), fps)
-    curves = np.zeros((frames, len(EMOTIONS)), np.float32)
-    curves[:, index % len(EMOTIONS)] = intensity
+    curves = constant_curves(frames, emotion, intensity)
     return Clip(
         id=f"syn{index:05d}",
         audio=audio,

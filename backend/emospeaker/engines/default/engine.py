@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ...jobs import Job
-from ...speech.prosody import analyse
+from ...speech.phones import PhoneSegment
+from ...speech.prosody import Prosody, analyse
 from ...speech.recognize import FAST, STANDARD
 from ...track import FaceTrack
 from ..base import Engine, EngineInput, Option
@@ -50,34 +51,18 @@ class DefaultEngine(Engine):
     }
 
     def animate(self, request: EngineInput, job: Job) -> FaceTrack:
-        options = {**{k: o.default for k, o in self.options.items()}, **request.options}
+        options = request.options  # api.animate resolved them against self.options
         samples = request.audio.samples
         times = np.arange(request.frames, dtype=np.float64) / float(request.fps)
         job.progress("prosody", 0.0)
         prosody = analyse(samples)
         settings = FAST if options["recognizer"] == "fast" else STANDARD
         timing = find_phones(samples, prosody, request.transcript, settings, job.part(0.02, 0.9))
-        job.progress("lips", 0.9)
-        loudness = prosody.sample("loudness", times + options["mouth_lead"])
-        lips, closures = lips_layer(
-            timing.phones, times, loudness, options["lip_gain"], options["mouth_lead"]
-        )
-        job.progress("emotion", 0.94)
-        layers = {
-            "lips": lips,
-            "emotion": emotion_layer(request.emotion, closures, prosody.sample("speaking", times)),
-            "head": head_layer(
-                prosody, times, request.emotion, request.seed, options["head_motion"]
-            ),
-            "eyes": eyes_layer(
-                times,
-                request.audio.duration,
-                request.emotion,
-                prosody.pauses,
-                request.seed,
-                options["blink_rate"],
-            ),
-        }
+        job.progress("layers", 0.9)
+        layers = compose_layers(
+            timing.phones, prosody, times, request.audio.duration, request.emotion,
+            request.seed, options,
+        )  # fmt: skip
         job.progress("done", 1.0)
         provenance: dict[str, Any] = {
             "phones": timing.method,
@@ -90,3 +75,24 @@ class DefaultEngine(Engine):
             emotion=request.emotion,
             provenance=provenance,
         )
+
+
+def compose_layers(
+    phones: list[PhoneSegment],
+    prosody: Prosody,
+    times: np.ndarray,
+    duration: float,
+    curves: np.ndarray,
+    seed: int,
+    options: dict[str, Any],
+) -> dict[str, np.ndarray]:
+    """The four passes for known phones (the synthetic training corpus makes its targets here
+    too, so the neural engine learns exactly what this engine does)."""
+    loudness = prosody.sample("loudness", times + options["mouth_lead"])
+    lips, closures = lips_layer(phones, times, loudness, options["lip_gain"], options["mouth_lead"])
+    return {
+        "lips": lips,
+        "emotion": emotion_layer(curves, closures, prosody.sample("speaking", times)),
+        "head": head_layer(prosody, times, curves, seed, options["head_motion"]),
+        "eyes": eyes_layer(times, duration, curves, prosody.pauses, seed, options["blink_rate"]),
+    }

@@ -73,14 +73,6 @@ class NeuralEngine(Engine):
                 self._models[key] = (model, payload)
             return self._models[key]
 
-    def provenance(self) -> dict[str, Any]:
-        """The shipped model's checksum (a track made with another checkpoint carries its own,
-        which takes precedence)."""
-        if not DEFAULT_CHECKPOINT.is_file():
-            return {}
-        _, payload = self.model()
-        return {"model_sha256": payload["checksum"], "checkpoint": DEFAULT_CHECKPOINT.name}
-
     def animate(self, request: EngineInput, job: Job) -> FaceTrack:
         job.progress("loading model", 0.0)
         model, payload = self.model(request.options["checkpoint"], request.options["device"])

@@ -101,7 +101,7 @@ def compute_losses(
     aus = batch["aus"].float()
     clip_aus = clip_mean(aus, frames)
     positives = same_au_targets(clip_aus)
-    low_aus = model.au_decoder(model.au_low(feats["low"]))
+    low_aus = model.action_units(feats)
     out["au_pull"] = ((low_aus.float() - aus).square().mean(-1) * frames).sum() / frames.sum()
     out["au_contrast"] = soft_cross_entropy(
         au_logits(clip_mean(low_aus, frames), clip_aus, w.tau), positives

@@ -466,7 +466,3 @@ class EmoSpeakerNet(nn.Module):
     ) -> dict[str, torch.Tensor]:
         feats = self.features(samples, times, frame_period)
         return self.layers(feats, curves)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

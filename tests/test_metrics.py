@@ -10,7 +10,6 @@ import pytest
 from emospeaker.audio import Audio
 from emospeaker.channels import ALL_CHANNELS, index_of
 from emospeaker.metrics import (
-    CLOSED_BELOW,
     bilabial_closure_share,
     lips_closed,
     loudness_envelope,
@@ -84,7 +83,6 @@ def test_bilabial_closure_share_counts_within_one_frame():
     closed[34] = True  # one frame after M (which spans frames 30-33)
     assert bilabial_closure_share(closed, phones, 30) == (1.0, 2)
     assert bilabial_closure_share(closed, phones, 30, tolerance=0)[0] == 0.0
-    assert CLOSED_BELOW > 0
 
 
 def test_loudness_envelope_follows_the_signal():

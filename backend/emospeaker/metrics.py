@@ -44,7 +44,6 @@ PHONE_OPENING: dict[str, float] = {
 }  # fmt: skip
 
 _OPEN = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight")
-_SHUT = ("mouthRollLower", "mouthRollUpper", "mouthPressLeft", "mouthPressRight")
 
 
 def mouth_opening(track: FaceTrack | np.ndarray) -> np.ndarray:

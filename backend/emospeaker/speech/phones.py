@@ -19,7 +19,6 @@ CONSONANTS: tuple[str, ...] = (
 )  # fmt: skip
 PHONES: tuple[str, ...] = (SILENCE,) + VOWELS + CONSONANTS
 BILABIALS = frozenset({"P", "B", "M"})
-LABIODENTALS = frozenset({"F", "V"})
 STOPS = frozenset({"P", "B", "T", "D", "K", "G", "CH", "JH"})
 
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...channels import ALL_CHANNELS, index_of
+from ...channels import ALL_CHANNELS, index_of, indices, is_blendshape
 from ...emotion import EMOTIONS
 
 PROTOTYPES: dict[str, dict[str, float]] = {
@@ -146,7 +146,7 @@ def _postures() -> np.ndarray:
 
 EMOTION_TO_CHANNELS = _matrix()
 EMOTION_POSTURES = _postures()
-_IS_BLENDSHAPE = np.array([index_of(c) < 52 for c in ALL_CHANNELS])
+_IS_BLENDSHAPE = np.array([is_blendshape(c) for c in ALL_CHANNELS])
 
 
 def shape_intensity(intensity: np.ndarray) -> np.ndarray:
@@ -171,7 +171,7 @@ def emotion_layer(
     layer = shaped @ EMOTION_TO_CHANNELS
     layer[:, _IS_BLENDSHAPE] = soft_knee(layer[:, _IS_BLENDSHAPE])
     layer += shaped @ EMOTION_POSTURES
-    parting = [index_of(n) for n in LIP_PARTING]
+    parting = indices(*LIP_PARTING)
     share = 1.0 if speaking is None else 1.0 - (1.0 - SPEAKING_SHARE) * np.clip(speaking, 0, 1)
     layer[:, parting] *= (share * (1.0 - np.clip(closure_mask, 0.0, 1.0)))[:, None]
     return layer.astype(np.float32)

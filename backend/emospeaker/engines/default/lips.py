@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...channels import ALL_CHANNELS, index_of
+from ...channels import ALL_CHANNELS, indices
 from ...speech.phones import SILENCE, PhoneSegment
 from .visemes import (
     CLASS_DOMINANCE,
@@ -195,5 +195,5 @@ def lips_layer(
     pose = follow_loudness(coarticulate(segments, at), loudness, gain)
     pose, mask = close_lips(pose, segments, at)
     layer = np.zeros((len(times), len(ALL_CHANNELS)), np.float32)
-    layer[:, [index_of(n) for n in LIP_CHANNELS]] = np.clip(pose, 0.0, 1.0)
+    layer[:, indices(*LIP_CHANNELS)] = np.clip(pose, 0.0, 1.0)
     return layer, mask

@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...channels import ALL_CHANNELS, index_of
-
-CHANNELS = len(ALL_CHANNELS)
+from ...channels import index_of
 
 DIPHTHONGS: dict[str, tuple[str, str]] = {
     "AW": ("AA", "UH"), "AY": ("AA", "IY"), "EY": ("EH", "IY"), "OW": ("AO", "UW"),

@@ -21,7 +21,7 @@ from emospeaker.api import animate
 from emospeaker.audio import audio_from_pcm, load_audio
 from emospeaker.emotion import EMOTIONS, EmotionTimeline
 from emospeaker.remote import remote_request
-from emospeaker.server import convert
+from emospeaker.server import capabilities, convert
 from emospeaker.server.limits import DEFAULT_FRAMES_PER_CHUNK
 from emospeaker.wire import client as wc
 from emospeaker.wire import emospeaker_pb2 as pb
@@ -411,7 +411,7 @@ def test_capabilities(client):
     assert not renderers["missing"].available and "missing" not in caps.renderers
     assert list(caps.emotions) == list(EMOTIONS) and len(caps.channels) == 58
     assert caps.limits.max_concurrent == 16 and caps.limits.max_audio_seconds == 900
-    assert caps.compute_device == "cpu"
+    assert caps.compute_device == capabilities.compute_device()  # "cpu" on a CPU machine
 
 
 def test_health_and_reflection(server):
@@ -528,8 +528,9 @@ def test_compute_device_does_not_import_torch_but_trusts_a_loaded_one(monkeypatc
     )
     command = [sys.executable, "-c", code]
     out = subprocess.run(command, capture_output=True, text=True, env=cli_env())
-    assert out.stdout.split() == ["cpu", "False"], out.stderr
-    # a GPU cannot exist here: a loaded torch that reports one stands in for it
+    first, *_, loaded = out.stdout.split()
+    assert (first, loaded) == (compute_device().split()[0], "False"), out.stderr
+    # a loaded torch that reports a GPU stands in for one (none here)
     cuda = types.SimpleNamespace(is_available=lambda: True, get_device_name=lambda i: "NVIDIA H100")
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
     assert compute_device() == "cuda:0 (NVIDIA H100)"

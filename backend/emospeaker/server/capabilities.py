@@ -12,9 +12,10 @@ from pathlib import Path
 
 from .. import __version__
 from ..channels import ALL_CHANNELS
-from ..emotion import EMOTIONS, INTERPOLATIONS
+from ..emotion import EMOTIONS, INTERPOLATIONS, MAX_INTENSITY
 from ..engines import ENGINES, Option, get_engine
 from ..render import RENDERERS, SIZES, get_renderer
+from ..track import MAX_FPS
 from ..wire import emospeaker_pb2 as pb
 from .limits import Limits
 
@@ -23,7 +24,6 @@ class CapabilitiesCache:
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self._value: pb.Capabilities | None = None
-        self._ready = threading.Event()
         self._lock = threading.Lock()
 
     def warm(self) -> None:
@@ -52,8 +52,8 @@ def build(limits: Limits) -> pb.Capabilities:
             max_audio_seconds=limits.max_audio_seconds,
             max_message_bytes=limits.max_message_bytes,
             max_concurrent=limits.max_concurrent,
-            max_fps=limits.max_fps,
-            max_intensity=limits.max_intensity,
+            max_fps=float(MAX_FPS),  # fixed by the formats, not configurable
+            max_intensity=MAX_INTENSITY,
             max_frames_per_chunk=limits.max_frames_per_chunk,
             max_transcript_chars=limits.max_transcript_chars,
         ),

@@ -39,12 +39,14 @@ def set_floats(message: Any, name: str, values: np.ndarray) -> None:
 
 
 def fps_from_wire(request: pb.AnimateRequest) -> Fraction:
-    if not request.HasField("fps"):
-        return DEFAULT_FPS
-    num, den = request.fps.num, request.fps.den or 1
+    return _fps(request.fps, "fps") if request.HasField("fps") else DEFAULT_FPS
+
+
+def _fps(rate: pb.Rational, where: str) -> Fraction:
+    num, den = rate.num, rate.den or 1
     if num <= 0 or den <= 0 or num > MAX_FPS * den:
         raise InputError(
-            f"fps {num}/{den} must be a positive ratio of at most {MAX_FPS} frames per second",
+            f"{where} {num}/{den} must be a positive ratio of at most {MAX_FPS} frames per second",
             field="fps",
         )
     return parse_fps((num, den))
@@ -91,10 +93,7 @@ def _pcm_samples(pcm: pb.Pcm, name: str) -> np.ndarray:
             field="audio.pcm.samples",
         )
     samples = np.frombuffer(pcm.samples, dtype=dtype).reshape(-1, channels)
-    if dtype.kind == "f":
-        samples = samples.astype(np.float32)
-    else:
-        samples = samples.astype(np.int16)
+    samples = samples.astype(dtype.newbyteorder("="), copy=False)  # copies only big-endian data
     return samples[:, 0] if channels == 1 else samples
 
 
@@ -243,7 +242,7 @@ def track_to_wire(track: FaceTrack, per_chunk: int = 4096) -> pb.Track:
 def track_from_wire(message: pb.Track, max_seconds: float) -> FaceTrack:
     """A FaceTrack from a whole wire Track (e.g. a Render request), validated; at most
     `max_seconds` long."""
-    fps = _header_fps(message.header, "track")
+    fps = _fps(message.header.fps, "track.header.fps")
     if message.header.frames > max_seconds * fps + 1:
         raise LimitError(
             f"track.header.frames {message.header.frames} at {fps} fps is longer than the "
@@ -293,7 +292,7 @@ def _build_track(
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}.provenance_json is not JSON ({exc})", field=where) from None
     return FaceTrack(
-        fps=_header_fps(header, where),
+        fps=_fps(header.fps, f"{where}.header.fps"),
         layers=layers,
         channels=tuple(channels),
         start_frame=header.start_frame,
@@ -341,10 +340,3 @@ def _require_unique(names: Iterable[str], where: str) -> None:
         if name in seen:
             raise InputError(f"{where}: channel {name!r} appears twice", field=where)
         seen.add(name)
-
-
-def _header_fps(header: pb.TrackHeader, where: str) -> Fraction:
-    num, den = header.fps.num, header.fps.den or 1
-    if num <= 0 or den <= 0 or num > MAX_FPS * den:
-        raise InputError(f"{where}.header.fps {num}/{den} is not a valid frame rate", field="fps")
-    return parse_fps((num, den))

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..audio import DEFAULT_MAX_SECONDS
-from ..emotion import MAX_INTENSITY
 from ..errors import EmoSpeakerError
-from ..track import MAX_FPS
 
 T = TypeVar("T")
 
@@ -38,8 +36,6 @@ class Limits:
     max_audio_seconds: float = DEFAULT_MAX_SECONDS
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_concurrent: int = 0  # 0: one per CPU core
-    max_fps: float = float(MAX_FPS)
-    max_intensity: float = MAX_INTENSITY
     max_frames_per_chunk: int = MAX_FRAMES_PER_CHUNK
     max_transcript_chars: int = MAX_TRANSCRIPT_CHARS
 

@@ -9,13 +9,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .audio import Audio
+from .audio import SAMPLE_RATE, Audio
 from .emotion import EmotionTimeline, curves_from_array
 from .engines import EngineInput, get_engine
 from .jobs import Job
-from .track import FaceTrack, frame_count, parse_fps
-
-DEFAULT_FPS = Fraction(30)
+from .track import DEFAULT_FPS, FaceTrack, frame_count, parse_fps
 
 
 def animate(
@@ -35,7 +33,7 @@ def animate(
     The track has ceil(duration * fps) frames; frame i is the face at audio time i / fps.
     """
     fps = parse_fps(fps)
-    frames = frame_count(Fraction(len(audio.samples), 16000), fps)
+    frames = frame_count(Fraction(len(audio.samples), SAMPLE_RATE), fps)
     if emotion is None:
         emotion = EmotionTimeline()
     if isinstance(emotion, EmotionTimeline):

@@ -17,7 +17,7 @@ from .emotion import EmotionTimeline
 from .errors import Cancelled, EmoSpeakerError, InputError
 from .jobs import Job
 from .server.convert import fps_to_wire, set_floats, timeline_to_wire, track_from_events
-from .track import FaceTrack, parse_fps
+from .track import DEFAULT_FPS, FaceTrack, parse_fps
 from .wire import emospeaker_pb2 as pb
 from .wire.client import Client, ClientError, InvalidRequest, LimitExceeded, audio_file
 
@@ -32,7 +32,7 @@ def remote_request(
     audio: str | os.PathLike[str],
     emotion: EmotionTimeline | np.ndarray | None = None,
     *,
-    fps: Any = 30,
+    fps: Any = DEFAULT_FPS,
     start_frame: int = 0,
     transcript: str | None = None,
     engine: str = "default",

@@ -22,6 +22,7 @@ from .errors import InputError
 ENGINE_LAYERS: tuple[str, ...] = ("lips", "emotion", "head", "eyes")
 MAX_FPS = 1000
 MAX_FPS_TERM = 2**31 - 1
+DEFAULT_FPS = Fraction(30)  # when a caller names none
 
 
 def parse_fps(value: str | float | Fraction | tuple[int, int]) -> Fraction:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..audio import DEFAULT_MAX_SECONDS
 from ..engines import engine_names
+from ..track import DEFAULT_FPS
 from .common import (
     add_emotion_args,
     add_remote_args,
@@ -34,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--transcript", help="what is said (text or a .txt file): enables forced alignment"
     )
     add_emotion_args(p)
-    p.add_argument("--fps", default="30", help="frame rate, e.g. 24, 25, 30000/1001 (default 30)")
+    p.add_argument(
+        "--fps",
+        default=str(DEFAULT_FPS),
+        help=f"frame rate, e.g. 24, 25, 30000/1001 (default {DEFAULT_FPS})",
+    )
     p.add_argument("--start-frame", type=int, default=0, help="timeline frame of audio time 0")
     p.add_argument("--seed", type=int, default=0, help="seed for blinks, gaze and head drift")
     p.add_argument("--engine", default="default", choices=engine_names())

@@ -16,11 +16,10 @@ import numpy as np
 from ..audio import Audio, audio_from_pcm, load_audio
 from ..emotion import EMOTIONS, EmotionKey, EmotionTimeline
 from ..errors import InputError, LimitError
-from ..track import MAX_FPS, FaceTrack, parse_fps
+from ..track import DEFAULT_FPS, MAX_FPS, FaceTrack, parse_fps
 from ..wire import emospeaker_pb2 as pb
 from ..wire.packed import append_floats, float_bytes
 
-DEFAULT_FPS = Fraction(30)
 MAX_PCM_CHANNELS = 64
 MAX_LAYERS = 64
 

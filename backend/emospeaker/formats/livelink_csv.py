@@ -17,7 +17,7 @@ import numpy as np
 
 from ..channels import ALL_CHANNELS, CHANNEL_INDEX, pascal_case
 from ..errors import InputError
-from ..track import FaceTrack, parse_fps
+from ..track import FaceTrack
 
 # Live Link Face's column order (Unreal's EARFaceBlendShape), which differs from Apple's.
 LIVELINK_BLENDSHAPES: tuple[str, ...] = (
@@ -75,7 +75,7 @@ def write(track: FaceTrack, path: Path) -> None:
             )
 
 
-def read(path: Path, fps: Fraction | str | None = None) -> FaceTrack:
+def read(path: Path) -> FaceTrack:
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or "Timecode" not in rows[0]:
@@ -85,7 +85,7 @@ def read(path: Path, fps: Fraction | str | None = None) -> FaceTrack:
     if not present:
         raise InputError(f"{path}: no ARKit blendshape columns found", field="track")
     stamps = [_parse_timecode(r["Timecode"]) for r in rows]
-    nominal = int(round(parse_fps(fps))) if fps else _infer_nominal_rate(stamps)
+    nominal = _infer_nominal_rate(stamps)
     frames = np.array([((h * 60 + m) * 60 + s) * nominal + ff for h, m, s, ff in stamps])
     start = int(np.floor(frames[0]))
     index = frames - start
@@ -95,10 +95,9 @@ def read(path: Path, fps: Fraction | str | None = None) -> FaceTrack:
     grid = np.arange(n)
     for j, c in enumerate(present):
         values[:, CHANNEL_INDEX[names[c]]] = np.interp(grid, index, data[:, j])
-    rate = parse_fps(fps) if fps else Fraction(nominal)
     return FaceTrack.from_values(
         values,
-        rate,
+        Fraction(nominal),
         layer="livelink",
         start_frame=start,
         provenance={"source": path.name, "format": "livelink-csv"},

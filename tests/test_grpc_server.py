@@ -486,6 +486,22 @@ def test_render_refusals(small, tmp_path):
         small.render_to(wc.render_request("flat", track=twice), None)
 
 
+def test_render_refuses_an_oversized_portrait_before_decoding_it(small, tmp_path):
+    import cv2
+
+    huge = cv2.imencode(".png", np.zeros((9000, 9000), np.uint8))[1].tobytes()  # ~90 kB
+    request = wc.render_request("flat", animate=pcm_request(0.5), portrait=huge)
+    with pytest.raises(wc.LimitExceeded, match="9000x9000 is over 50000000 pixels") as error:
+        small.render_to(request, tmp_path / "x.mp4")
+    assert error.value.field == "portrait"
+    request = wc.render_request("flat", animate=pcm_request(0.5), portrait=b"not a picture")
+    with pytest.raises(wc.InvalidRequest, match="portrait: not an image") as error:
+        small.render_to(request, tmp_path / "x.mp4")
+    assert error.value.field == "portrait"
+    assert not list(tmp_path.iterdir())
+    assert small.render_to(wc.render_request("flat", animate=pcm_request(0.5)), None).frames
+
+
 def test_render_cancel_removes_the_work_folder(small):
     before = _render_dirs()
     stream = small.render(wc.render_request("flat", animate=slow_request(60)))

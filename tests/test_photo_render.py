@@ -1,8 +1,11 @@
 """`emospeaker render --image`: the matplotlib portrait animated end to end (CLI, renderer API,
-gRPC), and portraits it must refuse (no face, two faces without --face) without writing."""
+gRPC), and portraits it must refuse (no face, two faces without --face, too many pixels, not an
+image) without writing."""
 
 from __future__ import annotations
 
+import struct
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,11 +18,12 @@ import pytest
 from conftest import SAMPLE_AUDIO
 from emospeaker.audio import load_audio
 from emospeaker.channels import ALL_CHANNELS, index_of
-from emospeaker.errors import Cancelled
+from emospeaker.errors import Cancelled, InputError, LimitError
 from emospeaker.face.landmarks import lip_aperture, track_video, video_frames
 from emospeaker.formats import save_track
 from emospeaker.jobs import Job
 from emospeaker.render import get_renderer
+from emospeaker.render.portrait.image import MAX_PORTRAIT_PIXELS, decode_portrait
 from emospeaker.render.portrait.motion import face_motion
 from emospeaker.track import FaceTrack
 
@@ -40,6 +44,18 @@ def speech_like_track(frames: int = 50) -> FaceTrack:
 def write_image(path: Path, rgb: np.ndarray) -> Path:
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return path
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A png that declares `width` x `height` pixels but holds none (an empty IDAT)."""
+
+    def chunk(kind: bytes, data: bytes = b"") -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT") + chunk(b"IEND")
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +176,43 @@ def test_cli_asks_which_of_two_faces(run_cli, tmp_path, photo):
     assert not out.exists()
     run_cli("render", "--image", pair, "--track", track, "--face", "1", "--size", "256", "-o", out)
     assert out.stat().st_size > 1000
+
+
+def test_portrait_size_is_checked_from_the_header_before_decoding(photo):
+    # no pixels to decode: a LimitError (not "cannot decode") shows the header decided
+    with pytest.raises(LimitError, match="portrait: 9000x9000 is over 50000000 pixels") as error:
+        decode_portrait(png_header(9000, 9000), "portrait")
+    assert error.value.field == "portrait"
+    with pytest.raises(LimitError, match="over 50000000 pixels"):  # past Pillow's own limit
+        decode_portrait(png_header(60000, 60000), "portrait")
+    with pytest.raises(InputError, match="cannot decode") as error:
+        decode_portrait(png_header(64, 64), "portrait")
+    assert not isinstance(error.value, LimitError)
+    with pytest.raises(InputError, match=r"face\.txt: not an image") as error:
+        decode_portrait(b"not a picture", "face.txt", field="image")
+    assert error.value.field == "image"
+    encoded = cv2.imencode(".png", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))[1].tobytes()
+    assert np.array_equal(decode_portrait(encoded, "portrait"), photo)  # RGB, lossless
+    with pytest.raises(LimitError, match="over 1000 pixels"):
+        decode_portrait(encoded, "portrait", max_pixels=1000)
+
+
+def test_cli_refuses_an_oversized_portrait(run_cli, tmp_path):
+    side = 9000
+    assert side * side > MAX_PORTRAIT_PIXELS
+    huge = tmp_path / "huge.png"  # about 90 kB on disk, 81 megapixels decoded
+    huge.write_bytes(cv2.imencode(".png", np.zeros((side, side), np.uint8))[1].tobytes())
+    out = tmp_path / "out.mp4"
+    proc = run_cli("render", "--image", huge, SAMPLE_AUDIO, "-o", out, check=False)
+    assert proc.returncode == 2 and f"huge.png: 9000x9000 is over {MAX_PORTRAIT_PIXELS}" in (
+        proc.stderr
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.png"]
+    garbage = tmp_path / "notes.png"
+    garbage.write_bytes(b"not a picture")
+    proc = run_cli("render", "--image", garbage, SAMPLE_AUDIO, "-o", out, check=False)
+    assert proc.returncode == 2 and "notes.png: not an image" in proc.stderr
+    assert not out.exists()
 
 
 def test_render_through_a_real_server(tmp_path, run_cli):

@@ -161,13 +161,10 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def _read_image(path: str):
-    """RGB uint8 pixels of an image file; InputError naming the file otherwise."""
-    import cv2
+    """RGB uint8 pixels of an image file; InputError naming the file otherwise (a decompression
+    bomb is refused from its header, before decoding)."""
+    from ..render.portrait.image import decode_portrait
 
     if not Path(path).is_file():
         raise InputError(f"{path}: no such image file", field="image")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: not an image OpenCV can read (jpg, png, webp, bmp, tiff)",
-                         field="image")  # fmt: skip
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return decode_portrait(Path(path).read_bytes(), path, field="image")

@@ -7,7 +7,6 @@ dense-curve length) fails early in the worker, before any engine or renderer wor
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -204,19 +203,7 @@ def _renderer(name: str) -> Renderer:
 
 
 def _decode_portrait(data: bytes) -> np.ndarray:
-    """png/jpeg bytes -> RGB uint8, refusing decompression bombs."""
-    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PORTRAIT_PIXELS))
-    import cv2
+    """png/jpeg bytes -> RGB uint8; a decompression bomb is refused from its header."""
+    from ..render.portrait.image import decode_portrait
 
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(
-            f"portrait: cannot decode {len(data)} bytes as an image (png or jpeg)",
-            field="portrait",
-        )
-    if image.shape[0] * image.shape[1] > MAX_PORTRAIT_PIXELS:
-        raise LimitError(
-            f"portrait: {image.shape[1]}x{image.shape[0]} is over {MAX_PORTRAIT_PIXELS} pixels",
-            field="portrait",
-        )
-    return np.ascontiguousarray(image[:, :, ::-1])
+    return decode_portrait(data, "portrait", max_pixels=MAX_PORTRAIT_PIXELS)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..audio import DEFAULT_MAX_SECONDS
 from ..engines import engine_names
-from .common import add_emotion_args, emotion_from_args, parse_options, progress_bar, text_or_file
+from .common import add_emotion_args, progress_bar
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,33 +49,14 @@ def run(args: argparse.Namespace) -> int:
         return _sheet(args, started)
     if not args.audio and not args.track:
         raise InputError("give AUDIO to animate, --track to render, or --sheet", field="audio")
-    from ..audio import load_audio
     from ..render.preview import MeshRenderer
+    from .render import load_motion
 
-    audio = load_audio(args.audio, max_seconds=args.max_audio_seconds) if args.audio else None
     size = args.size or 512
     source = Path(args.track or args.audio)
     output = Path(args.output or source.with_suffix(".mp4").name)
     with progress_bar("preview", args.quiet) as job:
-        if args.track:
-            from ..formats import load_track
-
-            track = load_track(args.track)
-            render_job = job
-        else:
-            from ..api import animate
-
-            track = animate(
-                audio,
-                emotion_from_args(args),
-                fps=args.fps,
-                transcript=text_or_file(args.transcript, "transcript"),
-                engine=args.engine,
-                seed=args.seed,
-                options=parse_options(args.option),
-                job=job.part(0.0, 0.3),
-            )
-            render_job = job.part(0.3, 1.0)
+        audio, track, render_job = load_motion(args, job, 0.3)
         MeshRenderer().render(track, output, audio=audio, size=size, job=render_job)
     if not args.quiet:
         print(

@@ -11,10 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..audio import DEFAULT_MAX_SECONDS
+from ..audio import DEFAULT_MAX_SECONDS, Audio
 from ..engines import engine_names
 from ..errors import Cancelled, InputError
 from ..jobs import Job
+from ..track import FaceTrack
 from .common import (
     add_emotion_args,
     add_remote_args,
@@ -84,20 +85,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render_local(args: argparse.Namespace, name: str, output: Path, job: Job) -> int:
-    from ..api import animate
-    from ..audio import load_audio
-    from ..formats import load_track
     from ..render import get_renderer
 
     renderer = get_renderer(name)
     portrait = _read_image(args.image) if args.image else None
     if renderer.needs_portrait and portrait is None:
         raise InputError(f"the {name} renderer needs --image PORTRAIT", field="image")
-    audio = load_audio(args.audio, max_seconds=args.max_audio_seconds) if args.audio else None
-    if args.track:
-        track = load_track(args.track)
-    else:
-        track = animate(audio, emotion_from_args(args), job=job.part(0, 0.1), **_settings(args))
+    audio, track, render_job = load_motion(args, job, 0.1)
     renderer.render(
         track,
         output,
@@ -105,9 +99,26 @@ def _render_local(args: argparse.Namespace, name: str, output: Path, job: Job) -
         portrait=portrait,
         size=SIZE_CHOICES[args.size],
         face_index=args.face,
-        job=job.part(0.1, 1),
+        job=render_job,
     )
     return track.frames
+
+
+def load_motion(
+    args: argparse.Namespace, job: Job, share: float
+) -> tuple[Audio | None, FaceTrack, Job]:
+    """AUDIO (if given) and what to render: the --track file, or AUDIO animated with the
+    emotion and engine arguments in the first `share` of `job`; and the part of `job` left
+    for rendering. Shared by `render` and `preview`."""
+    from ..api import animate
+    from ..audio import load_audio
+    from ..formats import load_track
+
+    audio = load_audio(args.audio, max_seconds=args.max_audio_seconds) if args.audio else None
+    if args.track:
+        return audio, load_track(args.track), job
+    track = animate(audio, emotion_from_args(args), job=job.part(0, share), **_settings(args))
+    return audio, track, job.part(share, 1)
 
 
 def _render_remote(args: argparse.Namespace, name: str, output: Path, job: Job) -> int:

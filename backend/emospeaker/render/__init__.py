@@ -57,15 +57,3 @@ def get_renderer(name: str) -> Renderer:
         raise InputError(
             f"renderer {name!r} is not available here ({exc})", field="renderer"
         ) from exc
-
-
-def available_renderers() -> list[str]:
-    """Names whose modules import (used by GetCapabilities)."""
-    names = []
-    for name in RENDERERS:
-        try:
-            get_renderer(name)
-            names.append(name)
-        except InputError:
-            pass
-    return names

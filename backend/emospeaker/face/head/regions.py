@@ -47,10 +47,6 @@ class Regions:
     tongue: np.ndarray  # [N] bool
 
 
-def _ids(mesh: HeadMesh, *names: str) -> np.ndarray:
-    return np.concatenate([mesh.groups[n] for n in names])
-
-
 def _interior(chain: np.ndarray) -> np.ndarray:
     return chain[1:-1]
 

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.spatial import Delaunay
 
 from . import topology as tp
+from .regions import RigidFit
 
 # rings around the face oval: (scale about the oval's centre, weight of the head's motion
 # above and beside the face, weight below the chin where the neck joins the shoulders, share of
@@ -60,7 +61,7 @@ class WarpMesh:
         points = np.asarray(landmarks, np.float64)[:, :2]
         ring_points, ring_weights = _rings(points)
         source = np.concatenate([points[: tp.SKIN_LANDMARKS], ring_points])
-        layout = _opened_layout(np.concatenate([points[: tp.SKIN_LANDMARKS], ring_points]))
+        layout = _opened_layout(source)
         triangles = Delaunay(layout).simplices.astype(np.int32)
         moving = np.concatenate([np.ones(tp.SKIN_LANDMARKS), ring_weights]) > 0
         triangles = triangles[moving[triangles].any(axis=1)]  # all-still triangles: identity
@@ -210,7 +211,7 @@ def _vertex_matrix(
     n = len(points)
     skin = np.eye(tp.SKIN_LANDMARKS, n)
     stable = list(tp.STABLE)
-    fit = np.linalg.pinv(np.c_[points[stable], np.ones(len(stable))])  # [3, K]
+    fit = RigidFit(points).pinv  # [3, K]
     rings = np.zeros((len(ring_points), n))
     rings[:, stable] = np.c_[ring_points, np.ones(len(ring_points))] @ fit
     follow = np.repeat([ring[3] for ring in RINGS], len(tp.FACE_OVAL))

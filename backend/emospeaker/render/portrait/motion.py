@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...channels import ARKIT_BLENDSHAPES, HEAD_CHANNELS
+from ...channels import ARKIT_BLENDSHAPES
 from ...face.fit import fit_image
+from ...face.tracks import track_arrays
 from ...track import FaceTrack
 from . import topology as tp
 
@@ -30,12 +31,9 @@ def face_motion(landmarks: np.ndarray, track: FaceTrack) -> np.ndarray:
     """[frames, 478, 2] landmark positions for `track`, starting from the photo's `landmarks`
     [478, 3] (pixels of the canvas)."""
     fit = fit_image(landmarks)
-    values = track.values
-    columns = {name: i for i, name in enumerate(track.channels)}
-    weights = _columns(values, columns, ARKIT_BLENDSHAPES)
+    weights, head = (a.astype(np.float64) for a in track_arrays(track))
     relative = np.array([name not in ABSOLUTE for name in ARKIT_BLENDSHAPES])
     weights[:, relative] += fit.weights[relative]
-    head = _columns(values, columns, HEAD_CHANNELS)
     weights = np.clip(weights, 0, 1)
     targets = fit.landmarks(weights, head)[..., :2]
     blink = fit.weights.copy()
@@ -64,12 +62,3 @@ def _close_lids(targets: np.ndarray, photo: np.ndarray, shut: np.ndarray) -> Non
 def _gap(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
     """Mean distance between paired lid points [..., 7, 2]."""
     return np.linalg.norm(upper - lower, axis=-1).mean(axis=-1)
-
-
-def _columns(values: np.ndarray, columns: dict[str, int], names: tuple[str, ...]) -> np.ndarray:
-    """The named channels of `values` (zero where the track lacks one)."""
-    out = np.zeros((len(values), len(names)), np.float64)
-    for j, name in enumerate(names):
-        if name in columns:
-            out[:, j] = values[:, columns[name]]
-    return out

@@ -16,11 +16,12 @@ class RigidFit:
 
     def __init__(self, source: np.ndarray) -> None:
         stable = np.asarray(source, np.float64)[list(tp.STABLE), :2]
-        self._pinv = np.linalg.pinv(np.c_[stable, np.ones(len(stable))]).astype(np.float32)
+        # [3, K]: (x, y, 1) of the stable landmarks' least-squares inverse
+        self.pinv = np.linalg.pinv(np.c_[stable, np.ones(len(stable))]).astype(np.float32)
 
     def __call__(self, target: np.ndarray) -> np.ndarray:
         """[2, 3] affine taking photo pixels to frame pixels."""
-        return (self._pinv @ np.asarray(target, np.float32)[list(tp.STABLE), :2]).T
+        return (self.pinv @ np.asarray(target, np.float32)[list(tp.STABLE), :2]).T
 
 
 def apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Renders the neutral head, lets MediaPipe find its 478 landmarks, embeds them in the head and
 samples the head's 52 shape deltas there (emospeaker.face.embedding). Run it after changing
-the head or its shapes; tests/test_face_model.py fails while the stored model is stale.
+the head or its shapes; tests/test_face_fit.py::test_stored_model_matches_the_head fails
+while the stored model is stale.
 
     PYTHONPATH=backend python scripts/make_face_model.py
 """

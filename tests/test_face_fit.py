@@ -198,7 +198,7 @@ def test_fit_video_without_any_face_is_an_input_error(model):
         fit_video(empty)
 
 
-def test_fit_frames_is_fast_enough_for_batches(model):
+def test_fit_frames_keeps_a_still_neutral_batch_neutral(model):
     points = synthesise(model, np.zeros((200, 52)), np.zeros((200, 3)))
     fits = fit_frames(points, model=model, smoothing=4.0)
     assert fits.weights.shape == (200, 52) and np.abs(fits.weights).max() < 0.02

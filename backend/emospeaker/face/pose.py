@@ -1,6 +1,6 @@
 """Head pose: the FaceTrack's six head channels as rotations and rigid transforms.
 
-Frame: the face frame of `emospeaker.face.head.anatomy` (+x the character's left, +y up, +z
+Frame: the face frame of `emospeaker.face.anatomy` (+x the character's left, +y up, +z
 out of the face). Signs follow `emospeaker.channels`: pitch > 0 looks down, yaw > 0 turns to
 the character's left, roll > 0 tilts the top of the head to the character's left. The
 rotation is R = Ry(yaw) @ Rx(pitch) @ Rz(-roll), applied about `HEAD_PIVOT` (the upper

@@ -60,7 +60,6 @@ class Capabilities:
     device: str
     engines: list[tuple[str, bool, str]]  # name, available, description or why not
     renderers: list[str]
-    emotions: list[str]
     max_audio_seconds: float
     error: str = ""
 
@@ -87,7 +86,6 @@ def check(connection: Connection) -> Capabilities:
             for e in caps.engines
         ],
         renderers=list(caps.renderers),
-        emotions=list(caps.emotions),
         max_audio_seconds=caps.limits.max_audio_seconds,
     )
 

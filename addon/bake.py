@@ -35,6 +35,7 @@ from .track import Track
 MARK = "emospeaker"
 TRACK_PREFIX = "EmoSpeaker "
 BASE = "base"
+STACK = (BASE, *LAYERS)  # how the layer tracks stack, bottom first
 STASH_TRACK = "[Action Stash]"
 KEY_GROUP = "EmoSpeaker"
 
@@ -102,7 +103,6 @@ class BakeReport:
     curves: int
     layers: list[str]
     unmatched: list[str]  # channels with motion that no shape key receives
-    keys: int = 0
     stashed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
 
@@ -159,7 +159,8 @@ def bake(
     key_paths = {_key_path(b.shape_key) for _, b in blend}
     head_paths = set(head.paths()) if head_cols else set()
     owners = [(key, key_paths)] + ([(head.owner, head_paths)] if head_cols else [])
-    conflicts = [c for owner, paths in owners if (c := _conflict(owner, paths))]
+    hits = [(owner, text) for owner, paths in owners if (text := _conflict(owner, paths))]
+    conflicts = [text for _, text in hits]
     if conflicts and on_conflict == "ASK":
         raise BakeConflict(
             "; ".join(conflicts) + ". Keep it on top (its keys win) or stash it, then bake again"
@@ -174,9 +175,7 @@ def bake(
     )
     try:
         if conflicts and on_conflict == "STASH":
-            for owner, paths in owners:
-                if _conflict(owner, paths):
-                    report.stashed.append(_stash(owner, journal))
+            report.stashed = [_stash(owner, journal) for owner, _ in hits]
         elif conflicts:
             report.kept = conflicts
         provenance = json.dumps(track.provenance, sort_keys=True)
@@ -188,11 +187,6 @@ def bake(
         raise
     for step in journal.commit:
         step()
-    report.keys = sum(
-        len(fc.keyframe_points)
-        for action in journal.actions
-        for fc in compat.action_fcurves(action)
-    )
     return report
 
 
@@ -228,15 +222,32 @@ def our_tracks(animdata: bpy.types.AnimData | None) -> list[bpy.types.NlaTrack]:
     ]
 
 
+def face_tracks(obj: bpy.types.Object | None) -> list[bpy.types.NlaTrack]:
+    """Our tracks on `obj`'s shape keys (none when it is not a mesh with shape keys)."""
+    key = obj.data.shape_keys if obj is not None and obj.type == "MESH" else None
+    return our_tracks(key.animation_data if key else None)
+
+
+def take_mark(strip: bpy.types.NlaStrip) -> dict:
+    """What a bake recorded on a strip's action: layer, start_frame, frames, provenance."""
+    return json.loads(strip.action.get(MARK, "{}"))
+
+
+def layer_of(track: bpy.types.NlaTrack) -> str:
+    """The layer of one of our tracks: `EmoSpeaker lips.001` -> `lips`."""
+    name = track.name.removeprefix(TRACK_PREFIX)
+    stem, dot, number = name.rpartition(".")
+    return stem if dot and number.isdigit() else name
+
+
+def layer_rank(layer: str) -> int:
+    """Where `layer`'s tracks stack, bottom first (see STACK); layers not in it go on top."""
+    return STACK.index(layer) if layer in STACK else len(STACK)
+
+
 def baked_range(mesh: bpy.types.Object) -> tuple[int, int] | None:
     """First and last frame covered by the layer strips on `mesh`'s shape keys."""
-    key = mesh.data.shape_keys if mesh.type == "MESH" else None
-    strips = [
-        s
-        for t in our_tracks(key.animation_data if key else None)
-        if _layer_of(t) != BASE
-        for s in t.strips
-    ]
+    strips = [s for t in face_tracks(mesh) if layer_of(t) != BASE for s in t.strips]
     if not strips:
         return None
     return int(min(s.frame_start for s in strips)), int(max(s.frame_end for s in strips))
@@ -245,12 +256,11 @@ def baked_range(mesh: bpy.types.Object) -> tuple[int, int] | None:
 def take_frames(mesh: bpy.types.Object, start: int) -> int | None:
     """How many frames the take baked on `mesh` from timeline frame `start` has (a Generate
     for a sound strip at `start` makes one); None when no take starts there."""
-    key = mesh.data.shape_keys if mesh.type == "MESH" else None
-    for track in our_tracks(key.animation_data if key else None):
-        if _layer_of(track) == BASE:
+    for track in face_tracks(mesh):
+        if layer_of(track) == BASE:
             continue
         for strip in track.strips:
-            mark = json.loads(strip.action.get(MARK, "{}"))
+            mark = take_mark(strip)
             if mark.get("start_frame") == start and round(strip.frame_start) == start:
                 return int(mark["frames"])
     return None
@@ -358,7 +368,7 @@ def _rebuild_base(
 ) -> int:
     """Hold every channel any take animates at its offset (see the module docstring)."""
     offsets = {_key_path(b.shape_key): b.offset for _, b in blend}
-    old_track = next((t for t in our_tracks(animdata) if _layer_of(t) == BASE), None)
+    old_track = next((t for t in our_tracks(animdata) if layer_of(t) == BASE), None)
     for track in our_tracks(animdata):
         if track is old_track:
             continue
@@ -404,7 +414,7 @@ def _base_strip(strip: bpy.types.NlaStrip) -> None:
 def _new_base_track(animdata: bpy.types.AnimData) -> bpy.types.NlaTrack:
     """A base track under our layer tracks (the API inserts only above a given track)."""
     tracks = list(animdata.nla_tracks)
-    ours = [t for t in our_tracks(animdata) if _layer_of(t) != BASE]
+    ours = [t for t in our_tracks(animdata) if layer_of(t) != BASE]
     if not ours:
         track = animdata.nla_tracks.new(prev=None)  # on top of the user's own tracks
     else:
@@ -417,13 +427,6 @@ def _new_base_track(animdata: bpy.types.AnimData) -> bpy.types.NlaTrack:
         track = animdata.nla_tracks.new(prev=tracks[tracks.index(lowest) - 1])
     track.name = TRACK_PREFIX + BASE
     return track
-
-
-def _layer_of(track: bpy.types.NlaTrack) -> str:
-    """`EmoSpeaker lips.001` -> `lips`."""
-    name = track.name[len(TRACK_PREFIX) :]
-    stem, dot, number = name.rpartition(".")
-    return stem if dot and number.isdigit() else name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -662,7 +665,7 @@ def _place(
     """Put a new strip for `layer` on a free track of that layer (a new one above if none is
     free); strips of earlier takes that overlap the new one are removed on commit."""
     end = start + max(1, int(round(action.frame_range[1] - action.frame_range[0])))
-    tracks = [t for t in our_tracks(animdata) if _layer_of(t) == layer]
+    tracks = [t for t in our_tracks(animdata) if layer_of(t) == layer]
     replaced = [
         (t, s) for t in tracks for s in t.strips if s.frame_start < end and s.frame_end > start
     ]
@@ -709,19 +712,18 @@ def _remove_takes(
     for action in actions:
         if action.users == 0:
             bpy.data.actions.remove(action)
-    for track in [t for t in our_tracks(animdata) if _layer_of(t) == layer]:
+    for track in [t for t in our_tracks(animdata) if layer_of(t) == layer]:
         if not track.strips:
             animdata.nla_tracks.remove(track)
-    remaining = [t for t in our_tracks(animdata) if _layer_of(t) == layer]
+    remaining = [t for t in our_tracks(animdata) if layer_of(t) == layer]
     if len(remaining) == 1:
         remaining[0].name = TRACK_PREFIX + layer
 
 
 def _highest_below(animdata: bpy.types.AnimData, layer: str) -> bpy.types.NlaTrack | None:
     """Our highest track of a layer stacked below `layer` (base first), to insert above."""
-    order = [BASE, *LAYERS]
-    rank = order.index(layer) if layer in order else len(order)
-    below = [t for t in our_tracks(animdata) if _layer_of(t) in order[:rank]]
+    rank = layer_rank(layer)
+    below = [t for t in our_tracks(animdata) if layer_rank(layer_of(t)) < rank]
     tracks = list(animdata.nla_tracks)
     return max(below, key=tracks.index) if below else None
 

@@ -100,11 +100,10 @@ def _head_pose(head: bake.HeadTarget, basis: np.ndarray, gains: dict[str, float]
 
 def _provenance(obj: bpy.types.Object) -> dict:
     """The engine provenance of the newest take baked on `obj`, plus where this came from."""
-    key = obj.data.shape_keys if obj.type == "MESH" else None
     found: dict = {}
-    for track in bake.our_tracks(key.animation_data if key else None):
+    for track in bake.face_tracks(obj):
         for strip in track.strips:
-            mark = json.loads(strip.action.get(bake.MARK, "{}"))
+            mark = bake.take_mark(strip)
             if mark.get("provenance"):
                 found = json.loads(mark["provenance"])
     return {**found, "exported_from": f"blender {bpy.app.version_string}", "object": obj.name}

@@ -72,7 +72,8 @@ def sound_source(scene: bpy.types.Scene, settings) -> tuple[bytes, str, float, f
         path = bpy.path.abspath(settings.audio_file)
         if not settings.audio_file:
             raise InputProblem("choose an audio file (or use a Sequencer sound strip)")
-        return _read(path), os.path.basename(path), settings.file_start, _duration(path)
+        audio = read_file(path, "audio")
+        return audio, os.path.basename(path), settings.file_start, _duration(path)
     strip = sound_strip(scene, settings)
     sound = strip.sound
     if sound.packed_file is not None:
@@ -80,7 +81,7 @@ def sound_source(scene: bpy.types.Scene, settings) -> tuple[bytes, str, float, f
         duration = strip.frame_duration / float(scene_fps(scene))
     else:
         path = bpy.path.abspath(sound.filepath, library=sound.library)
-        data = _read(path)
+        data = read_file(path, "audio")
         duration = _duration(path)
     return data, os.path.basename(sound.filepath) or sound.name, strip.frame_start, duration
 
@@ -100,12 +101,13 @@ def sound_strip(scene: bpy.types.Scene, settings) -> bpy.types.Strip:  # noqa: A
     return strips[name]
 
 
-def _read(path: str) -> bytes:
+def read_file(path: str, what: str) -> bytes:
+    """The bytes of `path`; InputProblem naming `what` it is when it cannot be read."""
     try:
         with open(path, "rb") as f:
             return f.read()
     except OSError as exc:
-        raise InputProblem(f"cannot read audio {path}: {exc.strerror or exc}") from None
+        raise InputProblem(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def _duration(path: str) -> float | None:
@@ -150,14 +152,12 @@ def parse_options(text: str) -> dict[str, str]:
     return out
 
 
-def gather(context: bpy.types.Context, need_target: bool = True) -> Request:
-    """What Generate sends. Without a face object (allowed when `need_target` is False) there
-    are no emotion keys to sample: the emotion is none."""
+def gather(context: bpy.types.Context) -> Request:
+    """What Generate sends. Without a face object (Render Shot allows that; Generate resolves
+    the face first) there are no emotion keys to sample: the emotion is none."""
     scene = context.scene
     settings = scene.emospeaker
     obj = settings.target
-    if obj is None and need_target:
-        raise InputProblem("choose the face object (or press Add EmoSpeaker Head)")
     audio, name, start, duration = sound_source(scene, settings)
     fps = scene_fps(scene)
     notes = [] if obj is not None else ["no face object (it holds the emotion keys): no emotion"]

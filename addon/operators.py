@@ -12,8 +12,9 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import bake, exporting, mapping, prefs, shots, tasks
 from . import track as tracks
-from .arkit import EMOTIONS
+from .arkit import EMOTIONS, MAX_INTENSITY
 from .inputs import EMOTION_PATH, InputProblem, gather, scene_fps
+from .properties import EMOTION_ITEMS
 
 HEAD_FILE = Path(__file__).parent / "head.glb"
 CONFLICT_ITEMS = (
@@ -27,21 +28,36 @@ def _target(context: bpy.types.Context) -> bpy.types.Object | None:
     return context.scene.emospeaker.target
 
 
-class EMOSPEAKER_OT_key_emotion(bpy.types.Operator):
+def _idle(cls: type) -> bool:
+    """No EmoSpeaker call is running (they run one at a time); else say so."""
+    if tasks.RUNNING:
+        cls.poll_message_set("An EmoSpeaker call is running (Esc cancels it)")
+        return False
+    return True
+
+
+class _OnFace:
+    """For operators that work on the face: available once one is chosen."""
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if _target(context) is None:
+            cls.poll_message_set("Choose the face object (or press Add EmoSpeaker Head)")
+            return False
+        return True
+
+
+class EMOSPEAKER_OT_key_emotion(_OnFace, bpy.types.Operator):
     """Key the chosen emotion at the current frame (all eight intensities, so curves agree)"""
 
     bl_idname = "emospeaker.key_emotion"
     bl_label = "Key Emotion"
     bl_options = {"REGISTER", "UNDO"}
 
-    emotion: EnumProperty(items=[(e, e.capitalize(), "") for e in EMOTIONS], default="happy")
-    intensity: bpy.props.FloatProperty(default=1.0, min=0.0, max=4.0, soft_max=1.0)
+    emotion: EnumProperty(items=EMOTION_ITEMS, default="happy")
+    intensity: bpy.props.FloatProperty(default=1.0, min=0.0, max=MAX_INTENSITY, soft_max=1.0)
     exclusive: BoolProperty(default=True, description="Set the other seven to 0")
     frame: IntProperty(default=-(2**31), options={"SKIP_SAVE"}, description="Default: current")
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _target(context) is not None
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         settings = context.scene.emospeaker
@@ -64,17 +80,13 @@ class EMOSPEAKER_OT_key_emotion(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class EMOSPEAKER_OT_auto_map(bpy.types.Operator):
+class EMOSPEAKER_OT_auto_map(_OnFace, bpy.types.Operator):
     """Fill the channel mapping by matching shape key names (camelCase, PascalCase, _L/_R,
     Left/Right, snake_case); gains and offsets are reset"""
 
     bl_idname = "emospeaker.auto_map"
     bl_label = "Auto-map Channels"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _target(context) is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _target(context)
@@ -85,7 +97,7 @@ class EMOSPEAKER_OT_auto_map(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class _Baking:
+class _Baking(_OnFace):
     """Shared by Generate and Bake File: resolve target, mapping, head; bake; report."""
 
     on_conflict: EnumProperty(name="Other Action", items=CONFLICT_ITEMS, options={"SKIP_SAVE"})
@@ -154,13 +166,7 @@ class EMOSPEAKER_OT_generate(_Baking, tasks.TaskOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if tasks.RUNNING:
-            cls.poll_message_set("An EmoSpeaker call is running (Esc cancels it)")
-            return False
-        if _target(context) is None:
-            cls.poll_message_set("Choose the face object (or press Add EmoSpeaker Head)")
-            return False
-        return True
+        return _idle(cls) and super().poll(context)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         return self._ask_first(context) or self.execute(context)
@@ -210,10 +216,7 @@ class EMOSPEAKER_OT_render_shot(tasks.TaskOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if tasks.RUNNING:
-            cls.poll_message_set("An EmoSpeaker call is running (Esc cancels it)")
-            return False
-        return True
+        return _idle(cls)
 
     def begin(self, context: bpy.types.Context) -> tasks.Task | None:
         try:
@@ -265,10 +268,6 @@ class EMOSPEAKER_OT_bake_file(_Baking, bpy.types.Operator, ImportHelper):
     filename_ext = ".json"
     filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
 
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _target(context) is not None
-
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         return ImportHelper.invoke(self, context, event)
 
@@ -287,16 +286,12 @@ class EMOSPEAKER_OT_bake_file(_Baking, bpy.types.Operator, ImportHelper):
         return self._bake(context, track)
 
 
-class EMOSPEAKER_OT_clear_bake(bpy.types.Operator):
+class EMOSPEAKER_OT_clear_bake(_OnFace, bpy.types.Operator):
     """Remove every NLA track and action EmoSpeaker baked on the face (and head target)"""
 
     bl_idname = "emospeaker.clear_bake"
     bl_label = "Clear Bake"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _target(context) is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _target(context)
@@ -360,7 +355,7 @@ def _follow(obj: bpy.types.Object, head: bpy.types.Object, share: float = 0.5) -
     shift.use_offset = False
 
 
-class EMOSPEAKER_OT_export_track(bpy.types.Operator, ExportHelper):
+class EMOSPEAKER_OT_export_track(_OnFace, bpy.types.Operator, ExportHelper):
     """Export the face's baked animation as Live Link Face CSV or EmoSpeaker JSON"""
 
     bl_idname = "emospeaker.export_track"
@@ -377,10 +372,6 @@ class EMOSPEAKER_OT_export_track(bpy.types.Operator, ExportHelper):
     )
     frame_start: IntProperty(default=0, options={"SKIP_SAVE"})
     frame_end: IntProperty(default=-1, options={"SKIP_SAVE"}, description="Default: the bake")
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _target(context) is not None
 
     def check(self, context: bpy.types.Context) -> bool:
         self.filename_ext = ".json" if self.file_format == "JSON" else ".csv"
@@ -403,7 +394,7 @@ class EMOSPEAKER_OT_export_track(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
-class EMOSPEAKER_OT_export_gltf(bpy.types.Operator, ExportHelper):
+class EMOSPEAKER_OT_export_gltf(_OnFace, bpy.types.Operator, ExportHelper):
     """Export the face (and head rig) as glTF with the baked shape-key animation"""
 
     bl_idname = "emospeaker.export_gltf"
@@ -412,10 +403,6 @@ class EMOSPEAKER_OT_export_gltf(bpy.types.Operator, ExportHelper):
     filter_glob: StringProperty(default="*.glb;*.gltf", options={"HIDDEN"})
     frame_start: IntProperty(default=0, options={"SKIP_SAVE"})
     frame_end: IntProperty(default=-1, options={"SKIP_SAVE"})
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return _target(context) is not None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _target(context)

@@ -106,10 +106,7 @@ def draw_progress(layout: bpy.types.UILayout) -> None:
     for task in tasks.RUNNING:
         row = layout.row(align=True)
         text = f"{task.title}: {task.stage}"
-        if hasattr(row, "progress"):
-            row.progress(factor=task.fraction, type="BAR", text=text)
-        else:
-            row.label(text=f"{text} {task.fraction:.0%}")
+        row.progress(factor=task.fraction, type="BAR", text=text)  # Blender 4.0+
         row.operator("emospeaker.cancel", text="", icon="X")
 
 

@@ -17,6 +17,8 @@ from bpy.props import (
 from . import backend, compat
 from .arkit import EMOTIONS, HEAD_CHANNELS, MAX_INTENSITY
 
+EMOTION_ITEMS = tuple((e, e.capitalize(), f"Key {e}") for e in EMOTIONS)  # enum items
+
 
 def _emotion(name: str) -> FloatProperty:
     return FloatProperty(
@@ -178,7 +180,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
     key_emotion: EnumProperty(
         name="Emotion",
-        items=[(e, e.capitalize(), f"Key {e}") for e in EMOTIONS],
+        items=EMOTION_ITEMS,
         default="happy",
     )
     key_intensity: FloatProperty(

@@ -78,7 +78,7 @@ def gather(context: bpy.types.Context) -> Shot:
     """The current shot as a render request; raises InputProblem naming what to fix."""
     scene = context.scene
     settings = scene.emospeaker
-    request = inputs.gather(context, need_target=False)
+    request = inputs.gather(context)
     if settings.audio_source == "STRIP":
         strip = inputs.sound_strip(scene, settings)
         name, channel, sound = strip.name, strip.channel, strip.name
@@ -123,18 +123,12 @@ def _portrait(settings) -> tuple[bytes, str]:  # noqa: ANN001
                 f"image '{image.name}' is not a photo file ({image.source.lower()}); "
                 "save it to a file or choose a portrait file"
             )
-        return _read(bpy.path.abspath(image.filepath, library=image.library))
-    if settings.portrait_file:
-        return _read(bpy.path.abspath(settings.portrait_file))
-    return b"", ""
-
-
-def _read(path: str) -> tuple[bytes, str]:
-    try:
-        with open(path, "rb") as f:
-            return f.read(), os.path.basename(path)
-    except OSError as exc:
-        raise InputProblem(f"cannot read portrait {path}: {exc.strerror or exc}") from None
+        path = bpy.path.abspath(image.filepath, library=image.library)
+    elif settings.portrait_file:
+        path = bpy.path.abspath(settings.portrait_file)
+    else:
+        return b"", ""
+    return inputs.read_file(path, "portrait"), os.path.basename(path)
 
 
 def _read_bake(context: bpy.types.Context, shot: Shot, strip: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import backend, bake, prefs
-from .arkit import EMOTIONS, LAYERS
+from .arkit import EMOTIONS
 
 
 class _Panel:
@@ -120,27 +120,19 @@ class EMOSPEAKER_PT_layers(_Panel, bpy.types.Panel):
     bl_parent_id = "EMOSPEAKER_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
-        obj = context.scene.emospeaker.target
-        key = obj.data.shape_keys if obj is not None and obj.type == "MESH" else None
-        tracks = bake.our_tracks(key.animation_data if key else None)
+        tracks = bake.face_tracks(context.scene.emospeaker.target)
         layout = self.layout
         if not tracks:
             layout.label(text="Nothing baked yet")
             return
-        for track in sorted(tracks, key=lambda t: _rank(t.name)):
+        for track in sorted(tracks, key=lambda t: bake.layer_rank(bake.layer_of(t))):
             row = layout.row(align=True)
             row.prop(track, "mute", text="", invert_checkbox=True, icon="HIDE_OFF")
-            row.label(text=track.name[len(bake.TRACK_PREFIX) :])
+            row.label(text=track.name.removeprefix(bake.TRACK_PREFIX))  # e.g. `lips.001`
             for strip in track.strips:
                 if strip.use_animated_influence:
                     row.prop(strip, "influence", text=f"@{int(strip.frame_start)}", slider=True)
         layout.label(text="More in the NLA Editor (scale, blend, repeat)", icon="NLA")
-
-
-def _rank(name: str) -> int:
-    layer = name[len(bake.TRACK_PREFIX) :].split(".")[0]
-    order = [bake.BASE, *LAYERS]
-    return order.index(layer) if layer in order else len(order)
 
 
 class EMOSPEAKER_UL_mapping(bpy.types.UIList):

@@ -303,7 +303,9 @@ def test_generate_on_a_real_backend_then_undo(
     if has_head():
         names = {n.get("name") for n in doc["nodes"]}
         assert {"EmoSpeakerHead", "EmoSpeakerHeadMesh", "EmoSpeakerNeckMesh"} <= names, names
-        assert r["neck_share"] is None or abs(r["neck_share"] - 0.5) < 1e-3
+        frame, turn = r["neck_turn"]
+        assert first <= frame <= last and turn > 0.01, r["neck_turn"]  # the head does turn
+        assert abs(r["neck_share"] - 0.5) < 1e-3, (r["neck_share"], r["neck_turn"])
 
 
 def write_wav(path: Path, samples: np.ndarray) -> Path:

@@ -304,10 +304,15 @@ def generate(args: dict) -> dict:
         scene.frame_set(f)
         out["head_pose"][f] = [list(r) for r in head.matrix_basis.to_3x3()]
     neck = bpy.data.objects.get("EmoSpeakerNeck")
-    if neck is not None:  # the demo head's neck turns by half the head's turn
-        scene.frame_set(probe[2])
-        turn = head.matrix_world.to_quaternion().angle
-        out["neck_share"] = neck.matrix_world.to_quaternion().angle / turn if turn else None
+    if neck is not None:  # the demo head's neck turns by half the head's turn, checked where
+        # the head turns most (at a frame where it stays still, the share would be 0 / 0)
+        def turn(f: int) -> float:
+            scene.frame_set(f)
+            return head.matrix_world.to_quaternion().angle
+
+        frame = max(range(first, last + 1), key=turn)
+        out["neck_turn"] = [frame, turn(frame)]
+        out["neck_share"] = neck.matrix_world.to_quaternion().angle / out["neck_turn"][1]
     exports = Path(args["out"])
     face = scene.emospeaker.target
     bpy.ops.emospeaker.export_track(filepath=str(exports / "gen.json"), file_format="JSON")
@@ -321,18 +326,11 @@ def generate(args: dict) -> dict:
     return out
 
 
-def cancel(args: dict) -> dict:
-    """Cancel while the backend works (what Esc does): nothing changes."""
-    mod = install(args["zip"])
-    addon_prefs().address = args["address"]
-    scene = bpy.context.scene
-    scene.emospeaker.audio_source = "FILE"
-    scene.emospeaker.audio_file = args["audio"]
-    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
-    key_emotions(face, [(1, "angry", 1.0, True)])
-    seen: dict = {}
+def cancel_when_working(mod, seen: dict) -> threading.Thread:  # noqa: ANN001
+    """Cancel the running call (what Esc does) once the backend reports progress; `seen` gets
+    the stage and fraction it was at, and the task."""
 
-    def cancel_when_working() -> None:
+    def watch() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             running = list(mod.tasks.RUNNING)
@@ -343,9 +341,23 @@ def cancel(args: dict) -> dict:
                 return
             time.sleep(0.002)
 
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+def cancel(args: dict) -> dict:
+    """Cancel while the backend works (what Esc does): nothing changes."""
+    mod = install(args["zip"])
+    addon_prefs().address = args["address"]
+    scene = bpy.context.scene
+    scene.emospeaker.audio_source = "FILE"
+    scene.emospeaker.audio_file = args["audio"]
+    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+    key_emotions(face, [(1, "angry", 1.0, True)])
+    seen: dict = {}
     before = fingerprint()
-    watcher = threading.Thread(target=cancel_when_working)
-    watcher.start()
+    watcher = cancel_when_working(mod, seen)
     result, message = call(bpy.ops.emospeaker.generate)
     watcher.join()
     task = seen.pop("task", None)
@@ -385,24 +397,6 @@ def movie_strips() -> list[dict]:
     ]
 
 
-def cancel_when_rendering(mod, seen: dict) -> threading.Thread:  # noqa: ANN001
-    """Cancel the running call (what Esc does) once the backend reports progress."""
-
-    def watch() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            running = list(mod.tasks.RUNNING)
-            if running and running[0].stage not in ("starting", "sending"):
-                seen["stage"], seen["task"] = running[0].stage, running[0]
-                running[0].cancel()
-                return
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    return thread
-
-
 def render_shot(args: dict) -> dict:
     """Render Shot on a real backend: cancel, the baked animation with an edit, the mesh head
     at 256, undo and redo, a photo re-render that replaces the strip, a portrait without a
@@ -429,7 +423,7 @@ def render_shot(args: dict) -> dict:
 
     seen: dict = {}
     before = fingerprint(), sequencer()
-    watcher = cancel_when_rendering(mod, seen)
+    watcher = cancel_when_working(mod, seen)
     out["cancel"] = list(call(bpy.ops.emospeaker.render_shot)[0])
     watcher.join()
     task = seen.pop("task", None)
@@ -553,7 +547,7 @@ def ui_draw(args: dict) -> dict:
     scene.emospeaker.audio_source = "FILE"
     caps = mod.backend.Capabilities(
         "127.0.0.1:1", "9.9", "cpu", [("default", True, "d"), ("neural", False, "no torch")],
-        ["mesh"], list(mod.arkit.EMOTIONS), 600.0,
+        ["mesh"], 600.0,
     )  # fmt: skip
     mod.backend.STATE.capabilities = caps
     scene.emospeaker.portrait_file = "//portrait.jpg"

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..face.fit import DEFAULT_SMOOTHING
+from ..face import DEFAULT_SMOOTHING
 from .common import progress_bar
 
 

@@ -27,6 +27,7 @@ from ..channels import ALL_CHANNELS, ARKIT_BLENDSHAPES, HEAD_CHANNELS
 from ..errors import InputError
 from ..jobs import Job
 from ..track import FaceTrack
+from . import DEFAULT_SMOOTHING
 from .anatomy import HEAD_PIVOT
 from .expression import ExpressionModel, expression_model
 from .landmarks import NUM_LANDMARKS, VideoLandmarks
@@ -37,7 +38,6 @@ Z_WEIGHT = 0.5  # MediaPipe's depth is less certain than its image coordinates
 RIDGE = 2.0  # weight prior (mm^2 per unit weight^2): keeps shapes without evidence at 0
 SPARSITY = 0.5  # L1 prior: a shape is used once it explains more than ~this noise (mm)
 UNOBSERVABLE = ("tongueOut",)  # no landmark lies on the tongue
-DEFAULT_SMOOTHING = 0.5  # at 30 fps: passes speech (< 6 Hz), damps frame-to-frame jitter
 HORIZONTAL_FOV = np.radians(45.0)  # assumed camera for head translation from a video
 
 

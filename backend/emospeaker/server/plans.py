@@ -7,6 +7,7 @@ dense-curve length) fails early in the worker, before any engine or renderer wor
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -51,15 +52,10 @@ class AnimatePlan:
     frames_per_chunk: int
     max_audio_seconds: float
 
-    def decode(self, job: Job) -> Audio:
+    def run(self, job: Job) -> tuple[FaceTrack, Audio]:
+        """Decode and animate; returns the track and the audio (a render muxes it)."""
         job.progress("decoding", 0.0)
         audio = convert.audio_from_wire(self.audio, self.max_audio_seconds)
-        job.progress("decoding", 1.0)
-        return audio
-
-    def run(self, job: Job, audio: Audio | None = None) -> tuple[FaceTrack, Audio]:
-        """Decode (unless given the audio) and animate; returns the track and the audio."""
-        audio = audio or self.decode(job.part(0.0, DECODE_SHARE))
         emotion = self.emotion
         if isinstance(emotion, np.ndarray):
             frames = frame_count(Fraction(len(audio.samples), SAMPLE_RATE), self.fps)
@@ -119,12 +115,7 @@ def plan_animate(request: pb.AnimateRequest, limits: Limits) -> AnimatePlan:
 
 
 def _engine(name: str) -> Any:
-    if name not in ENGINES:
-        get_engine(name)  # raises InputError listing the engines
-    try:
-        return get_engine(name)
-    except Exception as exc:
-        raise Unavailable(f"engine {name!r} is not available on this server: {exc}") from exc
+    return _component("engine", name, ENGINES, get_engine, Unavailable)
 
 
 @dataclass(frozen=True)
@@ -140,13 +131,12 @@ class RenderPlan:
 
     def run(self, job: Job, output: Path) -> tuple[FaceTrack, Path]:
         """Animate if asked, then render to `output`; returns the track and the file."""
-        audio = None
         if self.animate is not None:
-            audio = self.animate.decode(job.part(0.0, 0.05))
-            track, _ = self.animate.run(job.part(0.05, 0.3), audio)
+            track, audio = self.animate.run(job.part(0.0, 0.3))
             job = job.part(0.3, 1.0)
         else:
             track = self.track
+            audio = None
             if self.audio is not None:
                 audio = convert.audio_from_wire(self.audio, self.max_audio_seconds)
         portrait = _decode_portrait(self.portrait) if self.portrait else None
@@ -192,13 +182,21 @@ def plan_render(request: pb.RenderRequest, limits: Limits) -> RenderPlan:
 
 
 def _renderer(name: str) -> Renderer:
-    if name not in RENDERERS:
-        get_renderer(name)  # raises InputError listing the renderers
+    return _component("renderer", name, RENDERERS, get_renderer, Unimplemented)
+
+
+def _component(
+    kind: str, name: str, registry: Mapping[str, str], get: Callable[[str], Any], error: type
+) -> Any:
+    """A registered engine or renderer; an unknown name is InputError (get lists the known
+    ones), a known one that fails to load is `error` (as GetCapabilities reports it)."""
+    if name not in registry:
+        get(name)
     try:
-        return get_renderer(name)
-    except InputError as exc:
-        raise Unimplemented(
-            f"renderer {name!r} is not available on this server yet ({exc.__cause__ or exc})"
+        return get(name)
+    except Exception as exc:
+        raise error(
+            f"{kind} {name!r} is not available on this server ({exc.__cause__ or exc})"
         ) from exc
 
 

@@ -8,6 +8,8 @@ bit-identical to what `emospeaker.api.animate` gives locally.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +71,21 @@ def animate_remote(
     job = job or Job()
     stream = client.animate(request, timeout=timeout, cancel_event=job.cancel_event)
     events = []
-    try:
+    with call_errors(stream, job):
         for event in stream:
             if isinstance(event, pb.Progress):
                 job.progress(event.stage, event.fraction)
-            else:
+            elif not isinstance(event, pb.FrameChunk):  # the track is built from the layers
                 events.append(event)
+    return track_from_events(events)
+
+
+@contextmanager
+def call_errors(stream: Any, job: Job) -> Iterator[None]:
+    """Inside: a server call's failures as the local ones (InputError, Cancelled,
+    RemoteError); a local cancel or Ctrl-C cancels the call."""
+    try:
+        yield
     except (Cancelled, KeyboardInterrupt):
         stream.cancel()
         raise
@@ -84,4 +95,3 @@ def animate_remote(
         if exc.code == "CANCELLED" and job.cancelled:
             raise Cancelled("cancelled by the caller") from None
         raise RemoteError(str(exc)) from None
-    return track_from_events(events)

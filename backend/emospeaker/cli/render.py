@@ -13,9 +13,9 @@ from pathlib import Path
 
 from ..audio import DEFAULT_MAX_SECONDS, Audio
 from ..engines import engine_names
-from ..errors import Cancelled, InputError
+from ..errors import InputError
 from ..jobs import Job
-from ..track import FaceTrack
+from ..track import DEFAULT_FPS, FaceTrack
 from .common import (
     add_emotion_args,
     add_remote_args,
@@ -125,7 +125,7 @@ def _render_remote(args: argparse.Namespace, name: str, output: Path, job: Job) 
     """The same render on an `emospeaker serve` backend; the video streams into `output`."""
     from ..client import Client
     from ..formats import load_track
-    from ..remote import RemoteError, remote_request
+    from ..remote import call_errors, remote_request
     from ..server.convert import track_to_wire
     from ..wire import client as wc
 
@@ -147,23 +147,14 @@ def _render_remote(args: argparse.Namespace, name: str, output: Path, job: Job) 
     )
     with Client(args.server, token=args.token, tls_root_cert=args.tls_ca, tls=args.tls) as client:
         stream = client.render(request, timeout=args.timeout, cancel_event=job.cancel_event)
-        try:
-            result = stream.save(output, lambda stage, fraction: job.progress(stage, fraction))
-        except (Cancelled, KeyboardInterrupt):
-            stream.cancel()
-            raise
-        except (wc.InvalidRequest, wc.LimitExceeded) as exc:
-            raise InputError(str(exc), field=exc.field) from None
-        except wc.ClientError as exc:
-            if exc.code == "CANCELLED" and job.cancelled:
-                raise Cancelled("cancelled by the caller") from None
-            raise RemoteError(str(exc)) from None
+        with call_errors(stream, job):
+            result = stream.save(output, job.progress)
     return result.frames
 
 
 def _settings(args: argparse.Namespace) -> dict:
     return dict(
-        fps=args.fps or 30,
+        fps=args.fps or DEFAULT_FPS,
         transcript=text_or_file(args.transcript, "transcript"),
         engine=args.engine,
         seed=args.seed,

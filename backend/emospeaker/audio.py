@@ -147,3 +147,13 @@ def _too_long(label: str, seconds: float | None, limit: float) -> None:
     raise LimitError(
         f"{label}: audio is longer{length} than the limit of {limit:g} s", field="audio"
     )
+
+
+def padded_slice(samples: np.ndarray, first: int, count: int) -> np.ndarray:
+    """samples[first : first + count] as float32, with silence where that runs off either end
+    (a network's audio context at the start and end of a line)."""
+    out = np.zeros(count, np.float32)
+    lo, hi = max(first, 0), min(first + count, len(samples))
+    if hi > lo:
+        out[lo - first : hi - first] = samples[lo:hi]
+    return out

@@ -23,9 +23,9 @@ from ..channels import ALL_CHANNELS
 from ..emotion import EMOTION_INDEX, EMOTIONS
 from ..errors import InputError
 from ..files import atomic_output
+from ..track import ENGINE_LAYERS
 
 FORMAT = "emospeaker-corpus/1"
-TARGET_LAYERS = ("lips", "emotion", "head", "eyes")
 
 
 def constant_curves(frames: int, emotion: str, intensity: float) -> np.ndarray:
@@ -195,7 +195,7 @@ class CorpusWriter:
     def add(self, clip: Clip) -> None:
         if clip.emotion not in EMOTIONS:
             raise InputError(f"clip {clip.id}: unknown emotion {clip.emotion!r}", field="emotion")
-        if set(clip.layers) - set(TARGET_LAYERS) - {"combined"}:
+        if set(clip.layers) - set(ENGINE_LAYERS) - {"combined"}:
             raise InputError(f"clip {clip.id}: unknown layers {sorted(clip.layers)}")
         save_clip(clip, self.root / "clips" / f"{clip.id}.npz")
         self.entries[clip.id] = clip.entry()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ..audio import SAMPLE_RATE
+from ..audio import SAMPLE_RATE, padded_slice
 from ..emotion import EMOTION_INDEX
 from .config import DataConfig
 from .corpus import Clip, constant_curves
@@ -31,10 +31,7 @@ def crop(clip: Clip, start: int, frames: int, context: float) -> dict[str, Any]:
     t0 = start / fps - context
     first = int(round(t0 * SAMPLE_RATE))
     count = int(round((frames / fps + 2 * context) * SAMPLE_RATE))
-    audio = np.zeros(count, np.float32)
-    lo, hi = max(first, 0), min(first + count, len(clip.audio))
-    if hi > lo:
-        audio[lo - first : hi - first] = clip.audio[lo:hi]
+    audio = padded_slice(clip.audio, first, count)
     window = slice(start, start + frames)
     curves = constant_curves(frames, clip.emotion, clip.intensity)
     item: dict[str, Any] = {

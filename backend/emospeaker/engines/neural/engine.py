@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ...audio import SAMPLE_RATE
+from ...audio import SAMPLE_RATE, padded_slice
 from ...errors import InputError
 from ...jobs import Job
 from ...track import FaceTrack
@@ -110,10 +110,7 @@ def predict_layers(model: Any, request: EngineInput, job: Job) -> dict[str, np.n
         t0 = first / fps - CONTEXT_SECONDS
         begin = int(round(t0 * SAMPLE_RATE))
         end = int(round((last / fps + CONTEXT_SECONDS) * SAMPLE_RATE))
-        audio = np.zeros(end - begin, np.float32)
-        lo, hi = max(begin, 0), min(end, len(samples))
-        if hi > lo:
-            audio[lo - begin : hi - begin] = samples[lo:hi]
+        audio = padded_slice(samples, begin, end - begin)
         times = np.arange(first, last) / fps - begin / SAMPLE_RATE
         with torch.inference_mode():
             layers = model(

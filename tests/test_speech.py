@@ -8,7 +8,7 @@ import pytest
 
 from emospeaker.audio import SAMPLE_RATE
 from emospeaker.errors import InputError
-from emospeaker.speech import PHONES, VOICES, synthesize
+from emospeaker.speech import PHONES, VOICES, recognize, synthesize
 from emospeaker.speech.phones import SILENCE
 from emospeaker.speech.pool import chunk_bounds, recognize_chunked
 from emospeaker.speech.prosody import analyse
@@ -115,9 +115,12 @@ def test_bad_synthesis_requests_name_the_problem():
         synthesize("", "en-us")
 
 
-def test_transcript_words_and_dictionary():
+def test_transcript_words_and_dictionary(monkeypatch):
     assert transcript_words("Don't STOP, it's 'fine'!") == ["don't", "stop", "it's", "fine"]
+    # checking words reads the dictionary file, it does not build the aligner
+    monkeypatch.setattr(recognize, "_align_decoder", lambda: pytest.fail("aligner built"))
     assert unknown_words(["hello", "zorblaxt", "world"]) == ["zorblaxt"]
+    assert unknown_words(["read", "aalborg", "don't"]) == []  # words with "word(2)" entries
 
 
 def test_alignment_follows_the_true_phone_boundaries(hts):

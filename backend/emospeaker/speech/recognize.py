@@ -85,6 +85,19 @@ def model_dir() -> str:
     return os.path.join(get_model_path(), "en-us")
 
 
+def _dictionary_path() -> str:
+    """The pronunciation dictionary the aligner uses (cmudict)."""
+    return os.path.join(model_dir(), "cmudict-en-us.dict")
+
+
+@lru_cache(maxsize=1)
+def _dictionary_words() -> frozenset[str]:
+    """The words of the aligner's dictionary, read once (faster and smaller than building the
+    aligner): each line is "word PHONES", an alternate pronunciation "word(2) PHONES"."""
+    with open(_dictionary_path(), encoding="utf-8") as f:
+        return frozenset(re.findall(r"^[^\s(]+", f.read(), re.MULTILINE))
+
+
 @lru_cache(maxsize=4)
 def _allphone_decoder(settings: DecoderSettings) -> object:
     from pocketsphinx import Decoder
@@ -127,7 +140,7 @@ def _align_decoder() -> object:
     # synthetic sentences; a linear grammar stays cheap with them.
     return Decoder(
         hmm=os.path.join(model, "en-us"),
-        dict=os.path.join(model, "cmudict-en-us.dict"),
+        dict=_dictionary_path(),
         lm=None,
         bestpath=False,
         beam=1e-200,
@@ -165,10 +178,10 @@ def transcript_words(text: str) -> list[str]:
 
 
 def unknown_words(words: list[str]) -> list[str]:
-    """The words that have no pronunciation in the dictionary."""
-    with _lock:
-        decoder = _align_decoder()
-        return [w for w in dict.fromkeys(words) if decoder.lookup_word(w) is None]
+    """The words that have no pronunciation in the dictionary (read from its file: checking a
+    transcript does not build the aligner)."""
+    known = _dictionary_words()
+    return [w for w in dict.fromkeys(words) if w not in known]
 
 
 @dataclass(frozen=True)
@@ -187,12 +200,13 @@ def align_phones(samples: np.ndarray, words: list[str]) -> Alignment:
     """Phones of `words` force-aligned to `samples`; AlignmentError when that fails."""
     if not words:
         raise AlignmentError("the transcript has no words")
-    missing = unknown_words(words)
-    if missing:
-        raise AlignmentError(f"words not in the dictionary: {', '.join(missing[:8])}")
     pcm = to_pcm16(samples)
     with _lock:
         decoder = _align_decoder()
+        # the aligner is built here anyway: ask it rather than also reading the word list
+        missing = [w for w in dict.fromkeys(words) if decoder.lookup_word(w) is None]
+        if missing:
+            raise AlignmentError(f"words not in the dictionary: {', '.join(missing[:8])}")
         try:
             decoder.set_align_text(" ".join(words))
             decoder.start_utt()

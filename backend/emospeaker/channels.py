@@ -68,6 +68,16 @@ def is_blendshape(name: str) -> bool:
     return name in CHANNEL_INDEX and CHANNEL_INDEX[name] < len(ARKIT_BLENDSHAPES)
 
 
+def expand_pairs(mapping: dict[str, float]) -> dict[str, float]:
+    """A table whose `name*` keys stand for the Left and Right pair (`{"browDown*": 1.0}`)
+    with each such key written out as its two channels; a later key wins a repeated name."""
+    out: dict[str, float] = {}
+    for key, value in mapping.items():
+        names = (key[:-1] + "Left", key[:-1] + "Right") if key.endswith("*") else (key,)
+        out.update(dict.fromkeys(names, value))
+    return out
+
+
 def mirror(name: str) -> str:
     """The Left/Right counterpart of a channel (itself when it has none)."""
     if name.endswith("Left"):

@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import nnls
 
-from ..channels import ALL_CHANNELS, index_of
+from ..channels import ALL_CHANNELS, expand_pairs, index_of
 from ..emotion import EMOTIONS
 from ..engines.default.emotion import (
     AU_TO_ARKIT,
@@ -48,20 +48,12 @@ AU_NAMES: tuple[str, ...] = tuple(
 )
 
 
-def _expand(mapping: dict[str, float]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, weight in mapping.items():
-        names = (key[:-1] + "Left", key[:-1] + "Right") if key.endswith("*") else (key,)
-        out.update({n: weight for n in names})
-    return out
-
-
 @lru_cache(maxsize=8)
 def au_basis(au_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """([channels used, AUs] ARKit weight of each AU, column indices of those channels)."""
     full = np.zeros((len(ALL_CHANNELS), len(au_names)))
     for j, au in enumerate(au_names):
-        for channel, weight in _expand(AU_TO_ARKIT[au]).items():
+        for channel, weight in expand_pairs(AU_TO_ARKIT[au]).items():
             full[index_of(channel), j] = weight
     speech = {index_of(n) for n in LIP_PARTING}
     used = [

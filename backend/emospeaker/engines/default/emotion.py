@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...channels import ALL_CHANNELS, index_of, indices, is_blendshape
+from ...channels import ALL_CHANNELS, expand_pairs, index_of, indices, is_blendshape
 from ...emotion import EMOTIONS
 
 PROTOTYPES: dict[str, dict[str, float]] = {
@@ -117,21 +117,12 @@ KNEE = 0.6
 SPEAKING_SHARE = 0.5
 
 
-def _expand(mapping: dict[str, float]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, value in mapping.items():
-        names = (key[:-1] + "Left", key[:-1] + "Right") if key.endswith("*") else (key,)
-        for name in names:
-            out[name] = value
-    return out
-
-
 def _matrix() -> np.ndarray:
     """[8 emotions, ALL_CHANNELS]: channel activation per unit of shaped intensity."""
     out = np.zeros((len(EMOTIONS), len(ALL_CHANNELS)))
     for e, emotion in enumerate(EMOTIONS):
         for au, activation in PROTOTYPES[emotion].items():
-            for channel, weight in _expand(AU_TO_ARKIT[au]).items():
+            for channel, weight in expand_pairs(AU_TO_ARKIT[au]).items():
                 out[e, index_of(channel)] += activation * weight
     return out
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...channels import index_of
+from ...channels import expand_pairs, index_of
 
 DIPHTHONGS: dict[str, tuple[str, str]] = {
     "AW": ("AA", "UH"), "AY": ("AA", "IY"), "EY": ("EH", "IY"), "OW": ("AO", "UW"),
@@ -89,25 +89,15 @@ PHONE_CLASS: dict[str, str] = {
 
 # channels a viseme may move (everything else in the lips layer stays 0)
 LIP_CHANNELS: tuple[str, ...] = tuple(
-    sorted(
-        {
-            name
-            for _, pose in CLASSES.values()
-            for key in pose
-            for name in ((key[:-1] + "Left", key[:-1] + "Right") if key.endswith("*") else (key,))
-        },
-        key=index_of,
-    )
+    sorted({name for _, pose in CLASSES.values() for name in expand_pairs(pose)}, key=index_of)
 )
 
 
 def _pose_vector(pose: dict[str, float]) -> np.ndarray:
     out = np.zeros(len(LIP_CHANNELS))
     position = {name: i for i, name in enumerate(LIP_CHANNELS)}
-    for key, value in pose.items():
-        names = (key[:-1] + "Left", key[:-1] + "Right") if key.endswith("*") else (key,)
-        for name in names:
-            out[position[name]] = value
+    for name, value in expand_pairs(pose).items():
+        out[position[name]] = value
     return out
 
 

@@ -22,7 +22,7 @@ import threading
 import numpy as np
 
 from ..errors import EmoSpeakerError, InputError
-from .phones import SILENCE, STOPS, PhoneSegment, Word, espeak_phone
+from .phones import SILENCE, STOPS, PhoneSegment, Word, espeak_phone, group_words, merge_silences
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
@@ -140,14 +140,12 @@ def available() -> bool:
 def synthesize(
     text: str, voice: str, *, rate: float, pitch: float, pitch_range: float
 ) -> tuple[np.ndarray, int, list[PhoneSegment], list[Word]]:
-    """(int16 samples, sample rate, phones, words) of `text` spoken by espeak-ng `voice`."""
-    clean = " ".join(text.split())
-    if not clean:
-        raise InputError("text to synthesise is empty", field="text")
+    """(int16 samples, sample rate, phones, words) of `text` (non-empty, whitespace already
+    collapsed: see synth.synthesize) spoken by espeak-ng `voice`."""
     lib = _get_library()
     setting = float(np.interp(np.log(pitch), np.log(_PITCH_RATIOS), _PITCH_SETTINGS))
     samples, events = lib.speak(
-        clean,
+        text,
         voice,
         wpm=int(round(np.clip(_DEFAULT_WPM * rate, 80, 450))),
         pitch=int(round(setting)),
@@ -155,13 +153,21 @@ def synthesize(
     )
     rate_hz = lib.sample_rate
     phones, owners = _phones(events, samples, rate_hz)
-    return samples, rate_hz, phones, _words(clean, phones, owners)
+
+    def text_of(owner: object) -> str:
+        position, length = owner  # type: ignore[misc]  # word event: 1-based position, length
+        return text[position - 1 : position - 1 + length]
+
+    # words first: merging silences drops entries that `owners` still lines up with
+    return samples, rate_hz, merge_silences(phones), group_words(phones, owners, text_of)
 
 
 def _phones(
     events: list[tuple[int, int, object]], samples: np.ndarray, rate_hz: int
 ) -> tuple[list[PhoneSegment], list[object]]:
-    """Phone segments (seconds) from phoneme events, with stop closures re-attributed."""
+    """Phone segments (seconds) from phoneme events, with stop closures re-attributed, and
+    the word (espeak-ng's text position, length) each belongs to (None for silence);
+    neighbouring silences not yet merged."""
     starts: list[int] = []
     names: list[str] = []
     owners: list[object] = []
@@ -190,7 +196,7 @@ def _phones(
     spans = zip(names, starts, ends, strict=True)
     phones = [PhoneSegment(n, s / rate_hz, e / rate_hz) for n, s, e in spans]
     kept = [(p, o) for p, o in zip(phones, owners, strict=True) if p.end > p.start]
-    return _join_silences([p for p, _ in kept], [o for _, o in kept])
+    return [p for p, _ in kept], [o for _, o in kept]
 
 
 def _closure_start(samples: np.ndarray, burst: int, rate_hz: int, quiet_db: float) -> int:
@@ -219,33 +225,3 @@ def _quiet_level(samples: np.ndarray, rate_hz: int) -> float:
         return -np.inf
     levels = _frame_db(samples[: count * hop].astype(np.float64).reshape(count, hop))
     return float(np.percentile(levels, 95)) - 32.0
-
-
-def _join_silences(
-    phones: list[PhoneSegment], owners: list[object]
-) -> tuple[list[PhoneSegment], list[object]]:
-    out: list[PhoneSegment] = []
-    out_owners: list[object] = []
-    for seg, owner in zip(phones, owners, strict=True):
-        if out and seg.phone == SILENCE and out[-1].phone == SILENCE:
-            out[-1] = PhoneSegment(SILENCE, out[-1].start, seg.end)
-            continue
-        out.append(seg)
-        out_owners.append(owner)
-    return out, out_owners
-
-
-def _words(text: str, phones: list[PhoneSegment], owners: list[object]) -> list[Word]:
-    words: list[Word] = []
-    current: object = None
-    for seg, owner in zip(phones, owners, strict=True):
-        if owner is None:
-            current = None
-            continue
-        if owner != current:
-            position, length = owner  # type: ignore[misc]
-            words.append(Word(text[position - 1 : position - 1 + length], seg.start, seg.end))
-            current = owner
-        else:
-            words[-1] = Word(words[-1].text, words[-1].start, seg.end)
-    return words

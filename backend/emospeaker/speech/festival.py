@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EmoSpeakerError, InputError
-from .phones import SILENCE, PhoneSegment, Word, festival_phone, merge_silences
+from ..errors import EmoSpeakerError
+from .phones import SILENCE, PhoneSegment, Word, festival_phone, group_words, merge_silences
 
 TIMEOUT_SECONDS = 120
 
@@ -64,7 +64,8 @@ def available(voice: str) -> bool:
 def synthesize(
     text: str, voice: str, *, hts: bool, rate: float, pitch: float, pitch_range: float
 ) -> tuple[np.ndarray, int, list[PhoneSegment], list[Word]]:
-    """(int16 samples, sample rate, phones, words) of `text` spoken by festival `voice`."""
+    """(int16 samples, sample rate, phones, words) of `text` (non-empty, whitespace already
+    collapsed: see synth.synthesize) spoken by festival `voice`."""
     if shutil.which("festival") is None:
         raise EmoSpeakerError("festival is not installed (apt install festival festvox-...)")
     if hts:
@@ -93,10 +94,7 @@ def synthesize(
 
 
 def _scheme_string(text: str) -> str:
-    clean = " ".join(text.split())
-    if not clean:
-        raise InputError("text to synthesise is empty", field="text")
-    return clean.replace("\\", "\\\\").replace('"', '\\"')
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -109,7 +107,7 @@ def _read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 def _parse_labels(doc: str, duration: float) -> tuple[list[PhoneSegment], list[Word]]:
     phones: list[PhoneSegment] = []
-    word_of_phone: list[str] = []
+    word_of_phone: list[str | None] = []
     names: dict[str, str] = {}
     start = 0.0
     for line in doc.splitlines():
@@ -124,25 +122,10 @@ def _parse_labels(doc: str, duration: float) -> tuple[list[PhoneSegment], list[W
         if phone is None:
             raise EmoSpeakerError(f"festival segment {name!r} is not in a known phone set")
         phones.append(PhoneSegment(phone, start, end))
-        word_of_phone.append(index if phone != SILENCE else "0")
+        word_of_phone.append(index if phone != SILENCE and index != "0" else None)
         start = end
     if start < duration:
         phones.append(PhoneSegment(SILENCE, start, duration))
-        word_of_phone.append("0")
-    words = _words(phones, word_of_phone, names)
+        word_of_phone.append(None)
+    words = group_words(phones, word_of_phone, lambda index: names.get(index, ""))
     return merge_silences(phones), words
-
-
-def _words(phones: list[PhoneSegment], owner: list[str], names: dict[str, str]) -> list[Word]:
-    words: list[Word] = []
-    current = "0"
-    for seg, index in zip(phones, owner, strict=True):
-        if index == "0":
-            current = "0"
-            continue
-        if index != current:
-            words.append(Word(names.get(index, ""), seg.start, seg.end))
-            current = index
-        else:
-            words[-1] = Word(words[-1].text, words[-1].start, seg.end)
-    return words

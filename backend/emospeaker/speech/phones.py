@@ -7,7 +7,9 @@ recogniser, the synthetic corpus, the viseme tables and the benchmarks.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 SILENCE = "SIL"
 VOWELS: tuple[str, ...] = (
@@ -95,3 +97,26 @@ def merge_silences(phones: list[PhoneSegment]) -> list[PhoneSegment]:
         else:
             out.append(seg)
     return out
+
+
+_Key = TypeVar("_Key")
+
+
+def group_words(
+    phones: Sequence[PhoneSegment], owners: Sequence[_Key | None], text_of: Callable[[_Key], str]
+) -> list[Word]:
+    """Words from phones and the word each phone belongs to (`owners`, a synthesiser's own
+    key; None for no word, as for silence): a word spans its run of phones, and its text is
+    `text_of(key)`."""
+    words: list[Word] = []
+    current: _Key | None = None
+    for seg, owner in zip(phones, owners, strict=True):
+        if owner is None:
+            current = None
+            continue
+        if owner != current:
+            words.append(Word(text_of(owner), seg.start, seg.end))
+            current = owner
+        else:
+            words[-1] = Word(words[-1].text, words[-1].start, seg.end)
+    return words

@@ -29,7 +29,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE
 from ..errors import EmoSpeakerError
 from ..jobs import Job
-from .phones import SILENCE, PhoneSegment
+from .phones import SILENCE, PhoneSegment, merge_silences
 from .recognize import (
     STANDARD,
     Alignment,
@@ -227,18 +227,13 @@ def _join(
 ) -> list[PhoneSegment]:
     """Chunks' phones on one timeline, silence in the gaps between chunks."""
     out: list[PhoneSegment] = []
-
-    def add(phone: str, start: float, end: float) -> None:
-        if end <= start:
-            return
-        if out and phone == SILENCE == out[-1].phone:
-            out[-1] = PhoneSegment(SILENCE, out[-1].start, end)
-        else:
-            out.append(PhoneSegment(phone, start, end))
-
     for part, offset in zip(parts, offsets, strict=True):
-        add(SILENCE, out[-1].end if out else 0.0, offset)
-        for seg in part:
-            add(seg.phone, seg.start + offset, seg.end + offset)
-    add(SILENCE, out[-1].end if out else 0.0, duration)
-    return out
+        out.append(PhoneSegment(SILENCE, _last_end(out), offset))
+        out += [PhoneSegment(seg.phone, seg.start + offset, seg.end + offset) for seg in part]
+    out.append(PhoneSegment(SILENCE, _last_end(out), duration))
+    return merge_silences(out)
+
+
+def _last_end(phones: list[PhoneSegment]) -> float:
+    """End of the last segment that is not empty (0 when there is none)."""
+    return next((seg.end for seg in reversed(phones) if seg.end > seg.start), 0.0)

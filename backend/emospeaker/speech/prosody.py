@@ -10,6 +10,7 @@ numba on their first call in a fresh process.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -34,30 +35,30 @@ class Prosody:
     loudness: np.ndarray
     f0: np.ndarray
     pauses: list[tuple[float, float]]
-    floor_db: float
-    peak_db: float
 
     def sample(self, name: str, at: np.ndarray) -> np.ndarray:
-        """One series ("level_db", "loudness", "f0", "speaking") interpolated at times `at`
-        (unvoiced f0 stays NaN)."""
-        values = self.speaking() if name == "speaking" else getattr(self, name)
-        if name != "f0":
-            return np.interp(at, self.times, values)
-        voiced = np.isfinite(values).astype(float)
-        filled = np.interp(at, self.times, np.nan_to_num(values))
-        return np.where(np.interp(at, self.times, voiced) >= 0.5, filled, np.nan)
+        """One series ("level_db", "loudness" or "speaking") interpolated at times `at`."""
+        return np.interp(at, self.times, getattr(self, name))
 
     def speech_seconds(self) -> float:
         """Audio time outside the pauses."""
         total = len(self.times) * HOP_SECONDS
         return total - sum(b - a for a, b in self.pauses)
 
-    def speaking(self) -> np.ndarray:
-        """Per analysis frame: 1 while speaking, 0 in pauses, with 0.1 s soft edges."""
-        active = np.ones(len(self.times))
+    def pause_mask(self) -> np.ndarray:
+        """Per analysis frame: True inside a pause."""
+        mask = np.zeros(len(self.times), bool)
         for a, b in self.pauses:
-            active[int(a / HOP_SECONDS) : int(b / HOP_SECONDS)] = 0.0
-        return smooth(active, 0.1)
+            mask[int(a / HOP_SECONDS) : int(b / HOP_SECONDS)] = True
+        return mask
+
+    @cached_property
+    def speaking(self) -> np.ndarray:
+        """Per analysis frame: 1 while speaking, 0 in pauses, with 0.1 s soft edges (computed
+        once; read-only, as several passes share it)."""
+        active = smooth((~self.pause_mask()).astype(np.float64), 0.1)
+        active.flags.writeable = False
+        return active
 
 
 def smooth(values: np.ndarray, seconds: float) -> np.ndarray:
@@ -84,13 +85,7 @@ def analyse(samples: np.ndarray) -> Prosody:
     pauses = _runs(quiet, MIN_PAUSE_SECONDS / HOP_SECONDS)
     f0 = _pitch(samples, count, ~quiet)
     return Prosody(
-        times,
-        level,
-        loudness,
-        f0,
-        [(a * HOP_SECONDS, b * HOP_SECONDS) for a, b in pauses],
-        floor,
-        peak,
+        times, level, loudness, f0, [(a * HOP_SECONDS, b * HOP_SECONDS) for a, b in pauses]
     )
 
 

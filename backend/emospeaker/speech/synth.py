@@ -118,15 +118,18 @@ def synthesize(
                 f"voice {voice} cannot vary {name} (it can vary: {', '.join(spec.controls)})",
                 field=name,
             )
+    clean = " ".join(text.split())
+    if not clean:
+        raise InputError("text to synthesise is empty", field="text")
     if spec.backend.startswith("festival"):
         samples, sample_rate, phones, words = festival.synthesize(
-            text, spec.ident, hts=spec.backend == "festival-hts", rate=rate, pitch=pitch,
+            clean, spec.ident, hts=spec.backend == "festival-hts", rate=rate, pitch=pitch,
             pitch_range=pitch_range,
         )  # fmt: skip
     else:
         samples, sample_rate, phones, words = espeak.synthesize(
-            text, spec.ident, rate=rate, pitch=pitch, pitch_range=pitch_range
+            clean, spec.ident, rate=rate, pitch=pitch, pitch_range=pitch_range
         )
     pcm = np.clip(samples.astype(np.float32) / 32768.0 * volume, -1.0, 1.0)
     audio = audio_from_pcm(pcm, sample_rate, name=f"<{voice}: {text[:40]}>")
-    return Utterance(" ".join(text.split()), voice, audio, tuple(phones), tuple(words))
+    return Utterance(clean, voice, audio, tuple(phones), tuple(words))

@@ -42,7 +42,7 @@ def pitch_contour(prosody: Prosody) -> np.ndarray:
         return np.zeros_like(f0)
     semitones = 12 * np.log2(f0[voiced] / np.median(f0[voiced]))
     bridged = np.interp(prosody.times, prosody.times[voiced], semitones)
-    return smooth(np.clip(bridged, -12, 12) * prosody.speaking(), 0.05)
+    return smooth(np.clip(bridged, -12, 12) * prosody.speaking, 0.05)
 
 
 def accents(prosody: Prosody, pitch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +98,7 @@ def head_layer(
     amplitude = amount * emotion_factor(emotion_grid, AMPLITUDE)
     tempo = float(np.mean(emotion_factor(curves, TEMPO)))
     rng = np.random.default_rng([seed, 1])
-    talk = prosody.speaking()
+    talk = prosody.speaking
     pitch = pitch_contour(prosody)
 
     rise = np.clip(pitch - smooth(pitch, 0.5), 0, None) / 3.0

@@ -28,9 +28,9 @@ import numpy as np
 
 from ...jobs import Job
 from ...metrics import opening_from_phones, pearson_with_lag
-from ...speech.phones import SILENCE, PhoneSegment
+from ...speech.phones import SILENCE, PhoneSegment, merge_silences
 from ...speech.pool import finish_alignment, recognize_chunked, start_alignment
-from ...speech.prosody import HOP_SECONDS, Prosody
+from ...speech.prosody import Prosody
 from ...speech.recognize import (
     Alignment,
     AlignmentError,
@@ -121,10 +121,7 @@ def check_alignment(
             f"the transcript does not match the speech (acoustic fit {alignment.fit * 1e3:.1f}"
             f" < {MIN_FIT * 1e3:.1f})"
         )
-    talking = np.ones(len(prosody.times), bool)
-    for a, b in prosody.pauses:
-        talking[int(a / HOP_SECONDS) : int(b / HOP_SECONDS)] = False
-    at = prosody.times[talking]
+    at = prosody.times[~prosody.pause_mask()]
     agreement, _ = pearson_with_lag(
         opening_from_phones(aligned, at, 0.02), opening_from_phones(recognised, at, 0.02), 3
     )
@@ -140,23 +137,14 @@ def carve_pauses(
 ) -> list[PhoneSegment]:
     """Silence over every pause (less a margin at each end), splitting phones it cuts."""
     quiet = [(a + PAUSE_MARGIN, b - PAUSE_MARGIN) for a, b in pauses if b - a > 3 * PAUSE_MARGIN]
-    out: list[PhoneSegment] = []
-
-    def emit(phone: str, start: float, end: float) -> None:
-        if end - start <= 1e-9:
-            return
-        if out and phone == SILENCE == out[-1].phone:
-            out[-1] = PhoneSegment(SILENCE, out[-1].start, end)
-        else:
-            out.append(PhoneSegment(phone, start, end))
-
+    pieces: list[PhoneSegment] = []
     for seg in phones:
         cursor = seg.start
         for a, b in quiet:
             if b <= cursor or a >= seg.end:
                 continue
-            emit(seg.phone, cursor, max(cursor, a))
-            emit(SILENCE, max(cursor, a), min(seg.end, b))
+            pieces.append(PhoneSegment(seg.phone, cursor, max(cursor, a)))
+            pieces.append(PhoneSegment(SILENCE, max(cursor, a), min(seg.end, b)))
             cursor = min(seg.end, b)
-        emit(seg.phone, cursor, seg.end)
-    return out
+        pieces.append(PhoneSegment(seg.phone, cursor, seg.end))
+    return merge_silences([p for p in pieces if p.end - p.start > 1e-9])

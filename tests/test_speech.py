@@ -115,6 +115,11 @@ def test_bad_synthesis_requests_name_the_problem():
         synthesize("", "en-us")
 
 
+def test_festival_speaks_typographic_text():
+    said = synthesize("Well \u2014 it\u2019s a \u201ccaf\u00e9\u201d\u2026", "kal_diphone")
+    assert [w.text for w in said.words] == ["Well", "it's", "a", "cafe"]
+
+
 def test_transcript_words_and_dictionary(monkeypatch):
     assert transcript_words("Don't STOP, it's 'fine'!") == ["don't", "stop", "it's", "fine"]
     # checking words reads the dictionary file, it does not build the aligner

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 import wave
 from pathlib import Path
 
@@ -94,7 +95,15 @@ def synthesize(
 
 
 def _scheme_string(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    """`text` as a Scheme string body in ASCII: festival reads bytes, and mangles (then cannot
+    write back) anything beyond them, so "café — ok" is spoken as "cafe - ok"."""
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_PUNCTUATION))
+    ascii_text = ascii_text.encode("ascii", "ignore").decode("ascii")
+    return ascii_text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+_PUNCTUATION = str.maketrans({"\u2014": " - ", "\u2013": " - ", "\u2018": "'", "\u2019": "'",
+                              "\u201c": '"', "\u201d": '"', "\u2026": "..."})  # fmt: skip
 
 
 def _read_wav(path: Path) -> tuple[np.ndarray, int]:

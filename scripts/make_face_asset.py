@@ -10,12 +10,15 @@ the arrays. What the conversion does, and why:
   scleras), +x the character's left, +y up, +z out of the face: the project's face frame
   (`emospeaker.face.anatomy`), so poses and exports need no conversion.
 - Parts: the face, head, mouth socket, eye sockets, gums, tongue, teeth, eyeballs (sclera and
-  iris as separate materials) and eyelashes. The lacrimal fluid, eye blend and eye occlusion
+  iris as separate materials) and eyelashes. Each eyeball is an inner sphere (upstream's
+  iris material: iris in front, white around) inside a clear-fronted outer shell; the
+  shell's front cap (the cornea bulge) is dropped, as an opaque render would paint it white
+  over the iris. The lacrimal fluid, eye blend and eye occlusion
   shells are dropped: they are transparent overlays that need a layered, sorted renderer to
   look right and change nothing in an opaque render.
 - Channels: the 52 ARKit blendshapes in `channels.ARKIT_BLENDSHAPES` order; `_L`/`_R` are
   Left/Right; `browInnerUp` and `cheekPuff` are the sum of ICT's halves; `tongueOut` is built
-  here on ICT's tongue (ICT has none).
+  here on ICT's tongue (ICT has none): see `tongue_out`.
 - Storage: expression offsets are sparse (vertices that move by more than 10 µm) float16 in
   millimetres (0.02 mm steps at the largest offsets); identity components dense float16, the
   first `IDENTITY_COMPONENTS` (the rest move the surface by under 0.3 mm RMS, below what
@@ -43,6 +46,9 @@ from emospeaker.face.model import ASSET_DIR, ASSET_FILE, PART_MATERIALS  # noqa:
 UPSTREAM = "ICT-VGL/ICT-FaceKit at commit da5f95a, folder FaceXModel/"
 IDENTITY_COMPONENTS = 30
 SPARSE_MM = 0.01  # offsets below this many millimetres are dropped
+CORNEA_ANGLE = np.radians(22.0)  # the cornea: the outer eye shell's front cap
+TONGUE_REACH = 1.4  # cm the tongue tip reaches past the front of the lips (tongueOut)
+TONGUE_THIN = 0.3  # the protruding tongue's height, as a share of the resting tongue's
 
 # Upstream geometry table (README.upstream.md): name, first vertex, first polygon. Each part
 # runs to the next one's start.
@@ -115,16 +121,62 @@ def tongue_vertices(
     return np.array(sorted(tongue))
 
 
-def tongue_out(neutral: np.ndarray, tongue: np.ndarray) -> np.ndarray:
-    """Offsets [N, 3] (cm) that push the tongue out between the lips: the front two thirds slide
-    forward up to 2.8 cm and down 0.5 cm, the root stays, smoothly in between."""
-    z = neutral[tongue, 2]
-    t = np.clip((z - z.min()) / np.ptp(z) * 1.5 - 0.5, 0.0, 1.0)
-    w = t * t * (3 - 2 * t)
+def tongue_out(
+    neutral: np.ndarray, tongue: np.ndarray, lips: np.ndarray, jaw: np.ndarray
+) -> np.ndarray:
+    """Offsets [N, 3] (cm) that stick the tongue out between the lips, as ARKit's tongueOut:
+    the root and the floor of the mouth under the tongue stay; towards the tip the tongue
+    stretches forward until its tip is `TONGUE_REACH` cm in front of the lips, its midline
+    drops to rest on the lower lip just under the upper one, and it thins to `TONGUE_THIN`
+    of its height and narrows a little (a pointed tip, not a block pushed through the lips).
+    `lips`: (stomion, front of the upper lip) points [2, 3]. Only what ICT's jawOpen `jaw`
+    [N, 3] carries with the jaw moves: the front of the tongue's back is rigged to the skull
+    in ICT, and pulled out it would stay up under the upper lip while the jaw drops.
+    """
+    p = neutral[tongue]
+    stomion, front = lips
+    z1 = p[:, 2].max()
+    z0 = p[:, 2].min() + 0.45 * (z1 - p[:, 2].min())
+    t = np.clip((p[:, 2] - z0) / (z1 - z0), 0.0, 1.0)
+    floor = (p[:, 1] < stomion[1] - 0.85) & (p[:, 2] < z1 - 1.0)  # under the tongue body
+    carried = np.linalg.norm(jaw[tongue], axis=1)
+    follows = np.clip(carried / np.percentile(carried, 95), 0.0, 1.0)
+    w = t * t * (3 - 2 * t) * ~floor * follows
+    # the tongue body's midline height along its length, from its top and bottom in slices
+    body = p[~floor]
+    slices = np.linspace(body[:, 2].min(), z1, 12)
+    which = np.clip(np.digitize(body[:, 2], slices) - 1, 0, len(slices) - 2)
+    top = np.array([body[which == k, 1].max() for k in range(11)])
+    bottom = np.array([body[which == k, 1].min() for k in range(11)])
+    midline = np.interp(p[:, 2], 0.5 * (slices[1:] + slices[:-1]), 0.5 * (top + bottom))
+    half_height = 0.5 * TONGUE_THIN * np.median((top - bottom)[6:])  # of the thinned front
+    target = stomion[1] - half_height - 0.15
+    moved = p.copy()
+    moved[:, 2] += w * (front[2] + TONGUE_REACH - z1)
+    thin = 1 - (1 - TONGUE_THIN) * w
+    moved[:, 1] = midline + w * (target - midline) + (p[:, 1] - midline) * thin
+    moved[:, 0] *= 1 - 0.25 * w
     out = np.zeros_like(neutral)
-    out[tongue, 2] = 2.8 * w
-    out[tongue, 1] = -0.5 * w
+    out[tongue] = moved - p
     return out
+
+
+def cornea_triangles(neutral: np.ndarray, polygons, materials) -> np.ndarray:
+    """Polygon ids of each outer eye shell's front (its cornea bulge, within
+    `CORNEA_ANGLE` of the eye's axis): a clear cap that an opaque render would draw white
+    over the iris."""
+    dropped = []
+    for side in ("Left", "Right"):
+        ids = [i for i, m in enumerate(materials) if m == f"M_Sclera{side}"]
+        points = np.unique([v for i in ids for v in polygons[i]])
+        center = sphere_center(neutral[points])
+        apex = neutral[points[np.argmax(neutral[points, 2])]]
+        axis = (apex - center) / np.linalg.norm(apex - center)
+        for i in ids:
+            d = neutral[polygons[i]].mean(axis=0) - center
+            if np.arccos(np.clip(d @ axis / np.linalg.norm(d), -1, 1)) < CORNEA_ANGLE:
+                dropped.append(i)
+    return np.array(dropped)
 
 
 def convert(source: Path) -> dict[str, np.ndarray]:
@@ -138,13 +190,16 @@ def convert(source: Path) -> dict[str, np.ndarray]:
         for (name, v0, p0), (_, v1, p1) in zip(UPSTREAM_PARTS, UPSTREAM_PARTS[1:], strict=False)
     }
     tongue = tongue_vertices(polygons, uv_polygons, neutral_cm, spans["gums_tongue"][1])
+    landmarks = json.loads((source / "vertex_indices.json").read_text())["idx_to_landmark_verts"]
+    inner_lips = neutral_cm[[landmarks[62], landmarks[66]]].mean(axis=0)
+    lips = np.stack([inner_lips, neutral_cm[landmarks[51]]])
     by_name = dict(zip(names, data["expressions"].astype(np.float64), strict=True))
     offsets = []
     for channel in ARKIT_BLENDSHAPES:
         if channel in ("browInnerUp", "cheekPuff"):
             offsets.append(by_name[f"{channel}_L"] + by_name[f"{channel}_R"])
         elif channel == "tongueOut":
-            offsets.append(tongue_out(neutral_cm, tongue))
+            offsets.append(tongue_out(neutral_cm, tongue, lips, by_name["jawOpen"]))
         elif channel in by_name:  # jawLeft, mouthRight, ...: sideways moves, not halves
             offsets.append(by_name[channel])
         else:
@@ -180,11 +235,12 @@ def convert(source: Path) -> dict[str, np.ndarray]:
     # triangles (quads fanned) and their material
     triangles, triangle_material = [], []
     material_names = sorted(set(PART_MATERIALS.values()) | {"iris"})
+    cornea = set(cornea_triangles(neutral_cm, polygons, materials).tolist())
     for part in keep_parts:
-        for poly, upstream_material in zip(
-            polygons[spans[part][1]], materials[spans[part][1]], strict=True
-        ):
-            ids = new_id[poly]
+        for index in range(len(polygons))[spans[part][1]]:
+            if index in cornea:
+                continue
+            ids, upstream_material = new_id[polygons[index]], materials[index]
             part_name = part_names[part_of_vertex[ids[0]]]
             material = "iris" if "Iris" in upstream_material else PART_MATERIALS[part_name]
             for k in range(1, len(ids) - 1):
@@ -215,11 +271,7 @@ def convert(source: Path) -> dict[str, np.ndarray]:
         "part_names": np.array(part_names),
         "part_of_vertex": part_of_vertex,
         "channels": np.array(ARKIT_BLENDSHAPES),
-        "landmarks68": new_id[
-            np.array(
-                json.loads((source / "vertex_indices.json").read_text())["idx_to_landmark_verts"]
-            )
-        ].astype(np.int32),
+        "landmarks68": new_id[np.array(landmarks)].astype(np.int32),
     }
     # sparse float16 millimetre offsets
     mm = offsets[:, kept] * 10.0

@@ -1,12 +1,14 @@
-"""Mesh preview: the built-in head driven by a FaceTrack, rendered offscreen with OpenGL.
+"""Mesh preview: the built-in head (ICT FaceKit, `face.head`) driven by a FaceTrack, rendered
+offscreen with OpenGL.
 
 pyrender's platform layer gives the context (OSMesa on the CPU by default; set
 PYOPENGL_PLATFORM=egl for a GPU); the drawing is a handful of direct OpenGL calls. pyrender's
 own scene renderer cost ~8x more per frame here and leaked ~30 MB a frame: it rebuilt and
 re-uploaded the mesh, and (under OSMesa, whose context handle PyOpenGL hands out anew on each
 query, defeating pyrender's program cache) compiled new shaders for every part of every
-frame. Here the mesh stays on the GPU: each frame uploads only positions and normals, the
-shells (skin, eyes) skip their back faces, and matte parts are lit per vertex (shading.py).
+frame. Here the mesh stays on the GPU: each frame uploads only positions and normals (posed
+on the CPU, where the neck blends between the head's turn and half of it), the shells (skin,
+eyes) skip their back faces, and matte parts are lit per vertex (shading.py).
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ from ..audio import Audio
 from ..channels import ARKIT_BLENDSHAPES
 from ..errors import InputError
 from ..face.head import Head, build_head
-from ..face.head.mesh import ROUGHNESS, HeadMesh
-from ..face.head.normals import face_to_vertex, vertex_normals
-from ..face.pose import head_transform, neck_transform
+from ..face.normals import face_to_vertex, vertex_normals
 from ..face.tracks import track_arrays
 from ..files import atomic_output
 from ..jobs import Job
@@ -39,12 +39,14 @@ BACKGROUND = (0.16, 0.17, 0.19)
 DEFAULT_SIZE = 512  # what size 0 ("the portrait's full size" for the photo renderer) means here
 # camera (eye, target) in the face frame: a head-and-shoulders bust, or a close face
 FRAMING = {
-    "bust": (np.array([0.0, -0.035, 0.60]), np.array([0.0, -0.045, -0.02])),
-    "face": (np.array([0.0, -0.035, 0.40]), np.array([0.0, -0.040, -0.01])),
+    "bust": (np.array([0.0, -0.045, 0.78]), np.array([0.0, -0.06, -0.03])),
+    "face": (np.array([0.0, -0.005, 0.52]), np.array([0.0, -0.025, -0.01])),
 }
-FIELD_OF_VIEW = {"bust": 26.0, "face": 24.0}  # vertical, degrees
+FIELD_OF_VIEW = {"bust": 27.0, "face": 24.0}  # vertical, degrees
 # an orthographic front view (x, y of the face frame map linearly to pixels): (centre, half size)
 ORTHOGRAPHIC = (np.array([0.0, -0.035]), 0.105)
+IDENTITY = np.eye(4)  # the model matrix: vertices arrive posed
+SHELLS = ("face", "head", "eyeball_left", "eyeball_right")  # closed, outward: back faces hidden
 
 
 def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -88,29 +90,27 @@ def _camera(framing: str) -> tuple[np.ndarray, np.ndarray]:
 class _Draw:
     offset: int  # into the index buffer, bytes
     count: int  # indices
-    transform: str  # "head" or "neck"
     cull: bool  # skip back faces
     per_pixel: bool  # lighting (see shading.py)
 
 
-def _draw_groups(mesh: HeadMesh, cull: bool, per_pixel: bool) -> list[tuple[np.ndarray, _Draw]]:
-    """The faces sorted into draw calls by transform, sidedness and lighting; the skin's shell
-    comes first so that depth testing skips the hidden inner parts early."""
-    neck = np.zeros(len(mesh.faces), bool)
-    neck[mesh.part("neck").faces] = True
-    glossy = np.full(len(mesh.faces), per_pixel)
-    for part in mesh.parts:
-        glossy[part.faces] |= ROUGHNESS[part.material] < GLOSSY
+def _draw_groups(head: Head, cull: bool, per_pixel: bool) -> list[tuple[np.ndarray, _Draw]]:
+    """The triangles sorted into draw calls by sidedness and lighting; the skin's shell comes
+    first so that depth testing skips the hidden inner parts early."""
+    model = head.model
+    triangles = model.triangles
+    shell_parts = [model.part_names.index(p) for p in SHELLS]
+    one_sided = np.isin(model.part_of_vertex[triangles[:, 0]], shell_parts)
+    glossy = per_pixel | (head.roughness[triangles[:, 0]] < GLOSSY)
     groups, start = [], 0
-    for transform, moved in (("head", ~neck), ("neck", neck)):
-        for one_sided in (True, False):
-            for lit_per_pixel in (False, True):
-                chosen = moved & (mesh.one_sided == one_sided) & (glossy == lit_per_pixel)
-                if chosen.any():
-                    count = 3 * int(chosen.sum())
-                    draw = _Draw(4 * start, count, transform, cull and one_sided, lit_per_pixel)
-                    groups.append((mesh.faces[chosen], draw))
-                    start += count
+    for sided in (True, False):
+        for lit_per_pixel in (False, True):
+            chosen = (one_sided == sided) & (glossy == lit_per_pixel)
+            if chosen.any():
+                count = 3 * int(chosen.sum())
+                draw = _Draw(4 * start, count, cull and sided, lit_per_pixel)
+                groups.append((triangles[chosen], draw))
+                start += count
     return groups
 
 
@@ -118,9 +118,9 @@ class HeadRenderer:
     """Frames of the built-in head: `frame(weights, head)` -> RGB uint8 [size, size, 3].
 
     `per_pixel=True` lights every part per pixel rather than only the glossy ones: the
-    reference look (the face model's landmark embedding renders with it), slower, and a mean
-    0.1 levels in 255 from the default. `cull=False` draws every face from both sides: slower,
-    and (as a test checks) the same picture.
+    reference look, slower, and a mean of under half a level in 255 from the default.
+    `cull=False` draws every face from both sides: slower, and (as a test checks) the same
+    picture.
     """
 
     def __init__(
@@ -140,19 +140,18 @@ class HeadRenderer:
         eye, view_projection = _camera(framing)
         self.head = head or build_head()
         self.size = size
-        mesh = self.head.mesh
-        self._incidence = face_to_vertex(mesh.faces, len(mesh.vertices))
-        self._vertex_data = np.empty((len(mesh.vertices), 6), np.float32)  # position, normal
+        vertices, triangles = self.head.neutral, self.head.triangles
+        self._incidence = face_to_vertex(triangles, len(vertices))
+        self._vertex_data = np.empty((len(vertices), 6), np.float32)  # position, normal
         self._context = gl.Offscreen(size, size)
         self._programs = programs(eye, view_projection)
-        self._draws = self._upload_mesh(_draw_groups(mesh, cull, per_pixel))
+        self._draws = self._upload_mesh(_draw_groups(self.head, cull, per_pixel))
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glClearColor(*BACKGROUND, 1.0)
 
     def _upload_mesh(self, groups: list[tuple[np.ndarray, _Draw]]) -> list[_Draw]:
-        """The static buffers (colour + roughness; faces in draw order) and the vertex buffer
-        that each frame refills."""
-        mesh = self.head.mesh
+        """The static buffers (colour + roughness; triangles in draw order) and the vertex
+        buffer that each frame refills."""
         GL.glBindVertexArray(GL.glGenVertexArrays(1))
         self._vertex_buffer, materials, indices = GL.glGenBuffers(3)
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self._vertex_buffer)
@@ -160,10 +159,9 @@ class HeadRenderer:
         for location, offset in ((0, 0), (1, 12)):  # position, normal: interleaved float32
             GL.glVertexAttribPointer(location, 3, GL.GL_FLOAT, False, 24, ctypes.c_void_p(offset))
             GL.glEnableVertexAttribArray(location)
-        roughness = np.zeros((len(mesh.vertices), 1))
-        for part in mesh.parts:
-            roughness[part.vertices] = ROUGHNESS[part.material]
-        albedo_roughness = np.ascontiguousarray(np.hstack([mesh.colors, roughness]), np.float32)
+        albedo_roughness = np.ascontiguousarray(
+            np.hstack([self.head.colors, self.head.roughness[:, None]]), np.float32
+        )
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, materials)
         GL.glBufferData(
             GL.GL_ARRAY_BUFFER, albedo_roughness.nbytes, albedo_roughness, GL.GL_STATIC_DRAW
@@ -178,17 +176,17 @@ class HeadRenderer:
     def frame(self, weights: np.ndarray, head: np.ndarray | None = None) -> np.ndarray:
         """Render blendshape weights [52] with head channels [6] (pitch, yaw, roll, x, y, z)."""
         vertices = self.head.deform(np.clip(weights, 0.0, 1.0))
+        if head is not None:
+            vertices = self.head.pose(vertices, np.asarray(head, np.float64))
         self._vertex_data[:, :3] = vertices
-        self._vertex_data[:, 3:] = vertex_normals(vertices, self.head.mesh.faces, self._incidence)
-        head = np.zeros(6) if head is None else np.asarray(head)
-        transforms = {"head": head_transform(head), "neck": neck_transform(head)}
+        self._vertex_data[:, 3:] = vertex_normals(vertices, self.head.triangles, self._incidence)
         self._context.make_current()
         GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self._vertex_buffer)
         GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, self._vertex_data.nbytes, self._vertex_data)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
         for draw in self._draws:
             (GL.glEnable if draw.cull else GL.glDisable)(GL.GL_CULL_FACE)
-            self._programs[draw.per_pixel].use(transforms[draw.transform])
+            self._programs[draw.per_pixel].use(IDENTITY)
             GL.glDrawElements(
                 GL.GL_TRIANGLES, draw.count, GL.GL_UNSIGNED_INT, ctypes.c_void_p(draw.offset)
             )

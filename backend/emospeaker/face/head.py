@@ -24,7 +24,7 @@ from .pose import head_transform, neck_transform
 
 # linear-RGB albedo of each material and of the painted regions
 ALBEDO = {
-    "skin": (0.62, 0.40, 0.31),
+    "skin": (0.45, 0.27, 0.19),
     "mouth": (0.42, 0.13, 0.12),
     "gums": (0.62, 0.22, 0.22),
     "tongue": (0.60, 0.22, 0.21),
@@ -33,8 +33,8 @@ ALBEDO = {
     "iris": (0.16, 0.09, 0.045),
     "lashes": (0.025, 0.018, 0.015),
 }
-LIPS = np.array([0.50, 0.18, 0.17])
-CHEEKS = np.array([0.64, 0.30, 0.25])
+LIPS = np.array([0.36, 0.12, 0.11])
+CHEEKS = np.array([0.47, 0.21, 0.16])
 BROWS = np.array([0.07, 0.045, 0.03])
 HAIR = np.array([0.05, 0.033, 0.022])
 EYE_CORNERS = np.array([0.62, 0.28, 0.26])  # the pink inner lid and caruncle (eye sockets)
@@ -49,6 +49,7 @@ ROUGHNESS = {
     "iris": 0.15,
     "lashes": 0.9,
 }
+LASH_LENGTH = (0.4, 0.25)  # upper, lower lashes: this share of ICT's (see shorten_lashes)
 # the neck's share of the head pose fades in between these heights (metres, face frame)
 NECK_TOP, NECK_BOTTOM = -0.115, -0.200
 IRIS_ANGLE, PUPIL_ANGLE = np.radians(19.0), np.radians(7.5)  # seen from the eye's centre
@@ -60,23 +61,41 @@ class Head:
     colors: np.ndarray  # [N, 3] float32 linear RGB albedo
     roughness: np.ndarray  # [N] float32
     neck: np.ndarray  # [N] float32: share of the neck's transform in each vertex (0..1)
+    lashes: np.ndarray  # [L] vertex ids of the lashes
+    lash_roots: np.ndarray  # [L] the lid vertex each lash grows from
+    lash_length: np.ndarray  # [L, 1] share of ICT's length each lash keeps
 
     @property
     def neutral(self) -> np.ndarray:
-        return self.model.vertices
+        return self.vertices
 
     @property
     def deltas(self) -> np.ndarray:
-        """[52, N, 3] the ARKit shapes (the model's, unchanged)."""
-        return self.model.deltas
+        """[52, N, 3] the ARKit shapes: the model's, with the shortened lashes."""
+        return self.shorten_lashes(self.model.deltas)
 
     @property
     def triangles(self) -> np.ndarray:
         return self.model.triangles
 
+    @property
+    def vertices(self) -> np.ndarray:
+        """[N, 3] the neutral head, with the shortened lashes."""
+        return self.shorten_lashes(self.model.vertices)
+
     def deform(self, weights: np.ndarray) -> np.ndarray:
         """Vertices [..., N, 3] for ARKit weights [..., 52] (face frame, metres)."""
-        return self.model.deform(weights)
+        return self.shorten_lashes(self.model.deform(weights))
+
+    def shorten_lashes(self, points: np.ndarray) -> np.ndarray:
+        """Points [..., N, 3] (or offsets) with each lash drawn towards its root, to
+        LASH_LENGTH of its length: ICT's lash cards are meant for an alpha texture, and drawn opaque at
+        full length they are a thick black band round each eye. Linear in the points, so
+        positions and shape offsets shorten alike."""
+        out = np.array(points, copy=True)
+        roots = out[..., self.lash_roots, :]
+        out[..., self.lashes, :] = roots + self.lash_length * (out[..., self.lashes, :] - roots)
+        return out
 
     def pose(self, vertices: np.ndarray, head: np.ndarray) -> np.ndarray:
         """Vertices [N, 3] turned and moved by the six head channels [6]: the head rigidly
@@ -136,11 +155,19 @@ def _skin_colors(model: FaceModel, colors: np.ndarray) -> None:
         near = _polyline_distance(p[:, :2], brow[:, :2], closed=False)
         _mix(part, BROWS, 0.85 * (1 - _smooth(0.0025, 0.0055, near)) * (p[:, 2] > -0.01))
     # hair: above a hairline that runs from the forehead, over the temples, behind the ears
-    hairline = np.interp(-p[:, 2], [-0.03, 0.0, 0.04, 0.09, 0.13, 0.17], [0.07, 0.07, 0.05, 0.04, 0.0, -0.05])
+    hairline = np.interp(
+        -p[:, 2], [-0.03, 0.0, 0.04, 0.09, 0.13, 0.17], [0.07, 0.07, 0.05, 0.04, 0.0, -0.05]
+    )
     _mix(part, HAIR, _smooth(-0.004, 0.004, p[:, 1] - hairline))
     colors[skin] = part
     sockets = model.part_ids("eye_socket_left", "eye_socket_right")
     colors[sockets] = EYE_CORNERS
+
+
+def _sphere_center(points: np.ndarray) -> np.ndarray:
+    """Least-squares centre of a sphere through points [N, 3]."""
+    a = np.c_[2 * points, np.ones(len(points))]
+    return np.linalg.lstsq(a, (points**2).sum(1), rcond=None)[0][:3]
 
 
 def _eye_colors(model: FaceModel, colors: np.ndarray) -> None:
@@ -150,15 +177,18 @@ def _eye_colors(model: FaceModel, colors: np.ndarray) -> None:
     iris_material = model.material_names.index("iris")
     for side in ("eyeball_left", "eyeball_right"):
         ids = model.part_ids(side)
-        center = v[ids].mean(axis=0) * np.array([1.0, 1.0, 0.0])  # symmetric front to back
-        center[2] = 0.5 * (v[ids, 2].min() + v[ids, 2].max())
-        front = v[ids[np.argmax(v[ids, 2])]]
-        axis = (front - center) / np.linalg.norm(front - center)
-        iris = np.unique(model.triangles[model.triangle_material == iris_material])
-        iris = np.intersect1d(iris, ids)
+        iris = np.intersect1d(
+            np.unique(model.triangles[model.triangle_material == iris_material]), ids
+        )
+        center = _sphere_center(v[iris])
+        disc = iris[v[iris, 2] > v[iris, 2].max() - 0.0005]  # the flat front of the iris
+        axis = v[disc].mean(axis=0) - center
+        axis /= np.linalg.norm(axis)
         direction = v[iris] - center
         angle = np.arccos(np.clip(direction @ axis / np.linalg.norm(direction, axis=1), -1, 1))
-        colors[iris] = ALBEDO["sclera"]  # the inner sphere behind the white shell
+        # the inner sphere: white behind the outer shell, dark at the back, which is what
+        # shows through the pupil (a hole in ICT's iris)
+        colors[iris] = np.where((angle > np.pi / 2)[:, None], PUPIL, ALBEDO["sclera"])
         ring = _smooth(IRIS_ANGLE - 0.07, IRIS_ANGLE, angle)  # the limbus, darker
         base = np.array(ALBEDO["iris"])
         iris_color = base * (1 - 0.5 * ring[:, None])
@@ -166,6 +196,24 @@ def _eye_colors(model: FaceModel, colors: np.ndarray) -> None:
         colors[iris[in_iris]] = iris_color[in_iris]
         pupil = 1 - _smooth(PUPIL_ANGLE - 0.02, PUPIL_ANGLE + 0.02, angle)
         colors[iris] += (PUPIL - colors[iris]) * pupil[:, None]
+
+
+def _lash_roots(model: FaceModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lash vertex ids, the lid vertex each grows from, the share of its length it keeps):
+    the root is the lid vertex nearest to the lash's nearest root (a lash vertex lying on
+    the lid); lashes whose root is below the eye's centre are the lower ones."""
+    from scipy.spatial import cKDTree
+
+    v = model.vertices
+    lashes = model.part_ids("eyelashes_left", "eyelashes_right")
+    lids = model.part_ids("face")
+    distance, lid = cKDTree(v[lids]).query(v[lashes])
+    rooted = distance < 1e-4
+    _, nearest = cKDTree(v[lashes[rooted]]).query(v[lashes])
+    roots = lids[lid[rooted][nearest]]
+    upper, lower = LASH_LENGTH
+    length = np.where(v[roots, 1] > v[model.part_ids("eyeball_left"), 1].mean(), upper, lower)
+    return lashes, roots, length[:, None].astype(np.float32)
 
 
 def _mouth_depth(model: FaceModel, colors: np.ndarray) -> None:
@@ -198,4 +246,4 @@ def build_head() -> Head:
     colors, roughness = paint(model)
     skin = np.isin(model.part_of_vertex, [model.part_names.index(p) for p in ("face", "head")])
     neck = _smooth(NECK_TOP, NECK_BOTTOM, model.vertices[:, 1]) * skin
-    return Head(model, colors, roughness, neck.astype(np.float32))
+    return Head(model, colors, roughness, neck.astype(np.float32), *_lash_roots(model))

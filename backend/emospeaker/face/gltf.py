@@ -1,13 +1,18 @@
-"""The built-in head as glTF 2.0: its parts, 52 morph targets and a FaceTrack animation.
+"""The built-in head (ICT FaceKit, `face.head`) as glTF 2.0: its materials, 52 morph targets
+and a FaceTrack animation.
 
 The file (.glb, or .gltf with the buffer embedded) holds a node `EmoSpeakerHead` that turns
 the head about its neck pivot (the track's head channels: rotation and translation) with a
-child mesh node holding one primitive per part (skin, eyes, teeth, tongue, mouth cavity,
-ears), each with the 52 ARKit morph targets as sparse accessors and their names in
+child mesh node holding one primitive per material (skin, mouth, gums, teeth, tongue,
+sclera, iris, lashes; painted vertex colours in COLOR_0), each with the 52 ARKit morph
+targets (the head's own shapes) as sparse accessors and their names in
 `mesh.extras.targetNames` (Blender's importer turns them into shape keys); and a node
-`EmoSpeakerNeck` with the neck, which turns by half the head's rotation. A track becomes one
-animation: the morph weights (LINEAR) and both nodes' rotation and translation. Frame i of
-the track is at time (start_frame + i) / fps.
+`EmoSpeakerNeck` with the base of the neck and the shoulders (below `NECK_CUT`, where the
+shapes move the skin by under a millimetre), which turns by half the head's rotation. Rigid
+nodes keep the file simple for any importer; the price is a seam at the cut when the head
+turns (the preview blends the neck smoothly instead). A track becomes one animation: the
+morph weights (LINEAR) and both nodes' rotation and translation. Frame i of the track is at
+time (start_frame + i) / fps.
 """
 
 from __future__ import annotations
@@ -26,14 +31,14 @@ from ..errors import InputError
 from ..files import atomic_output
 from ..track import FaceTrack
 from .anatomy import HEAD_PIVOT
-from .head import Head, build_head
-from .head.mesh import ROUGHNESS
-from .head.normals import vertex_normals
+from .head import ROUGHNESS, Head, build_head
+from .normals import vertex_normals
 from .pose import NECK_SHARE, head_rotation
 from .tracks import track_arrays
 
 FLOAT, UINT = 5126, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+NECK_CUT = -0.19  # metres (face frame): skin wholly below this is the neck node's
 
 
 class _Builder:
@@ -93,9 +98,8 @@ class _Builder:
         return len(self.accessors) - 1
 
 
-def _materials() -> tuple[list[dict[str, Any]], dict[str, int]]:
-    names = list(ROUGHNESS)
-    materials = [
+def _materials(names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
         {
             "name": f"EmoSpeaker_{name}",
             "doubleSided": True,
@@ -107,31 +111,40 @@ def _materials() -> tuple[list[dict[str, Any]], dict[str, int]]:
         }
         for name in names
     ]
-    return materials, {name: i for i, name in enumerate(names)}
 
 
-def _primitives(
-    b: _Builder, head: Head, material_ids: dict[str, int], parts: list, morphs: bool
-) -> list[dict[str, Any]]:
-    mesh = head.mesh
-    normals = vertex_normals(mesh.vertices, mesh.faces)
+def _split(head: Head) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks [T] of the head mesh's and the neck mesh's triangles."""
+    model = head.model
+    skin = np.isin(model.part_of_vertex, [model.part_names.index(p) for p in ("face", "head")])
+    low = skin & (head.vertices[:, 1] < NECK_CUT)
+    neck = low[model.triangles].all(axis=1)
+    return ~neck, neck
+
+
+def _primitives(b: _Builder, head: Head, chosen: np.ndarray, morphs: bool) -> list[dict[str, Any]]:
+    """One primitive per material among the `chosen` triangles, each with its own vertices."""
+    model = head.model
+    vertices, deltas = head.vertices, head.deltas if morphs else None
+    normals = vertex_normals(vertices, model.triangles)
     primitives = []
-    for part in parts:
-        rows = part.vertices
-        attributes = {
-            "POSITION": b.accessor(mesh.vertices[rows], "VEC3", ARRAY_BUFFER, bounds=True),
-            "NORMAL": b.accessor(normals[rows], "VEC3", ARRAY_BUFFER),
-            "COLOR_0": b.accessor(mesh.colors[rows], "VEC3", ARRAY_BUFFER),
-        }
-        indices = (mesh.faces[part.faces] - rows.start).ravel()
+    for m, name in enumerate(model.material_names):
+        triangles = model.triangles[chosen & (model.triangle_material == m)]
+        if not len(triangles):
+            continue
+        rows, local = np.unique(triangles, return_inverse=True)
         primitive = {
-            "attributes": attributes,
-            "indices": b.accessor(indices, "SCALAR", ELEMENT_ARRAY_BUFFER),
-            "material": material_ids[part.material],
-            "extras": {"part": part.name},
+            "attributes": {
+                "POSITION": b.accessor(vertices[rows], "VEC3", ARRAY_BUFFER, bounds=True),
+                "NORMAL": b.accessor(normals[rows], "VEC3", ARRAY_BUFFER),
+                "COLOR_0": b.accessor(head.colors[rows], "VEC3", ARRAY_BUFFER),
+            },
+            "indices": b.accessor(local.reshape(-1), "SCALAR", ELEMENT_ARRAY_BUFFER),
+            "material": m,
+            "extras": {"material": name},
         }
-        if morphs:
-            primitive["targets"] = [{"POSITION": b.sparse_vec3(d[rows])} for d in head.deltas]
+        if deltas is not None:
+            primitive["targets"] = [{"POSITION": b.sparse_vec3(d[rows])} for d in deltas]
         primitives.append(primitive)
     return primitives
 
@@ -175,10 +188,9 @@ def head_gltf(head: Head | None = None, track: FaceTrack | None = None) -> tuple
     """The glTF JSON document and its binary buffer."""
     head = head or build_head()
     b = _Builder()
-    materials, material_ids = _materials()
-    parts = [p for p in head.mesh.parts if p.name != "neck"]
-    primitives = _primitives(b, head, material_ids, parts, morphs=True)
-    neck = _primitives(b, head, material_ids, [head.mesh.part("neck")], morphs=False)
+    face, neck_triangles = _split(head)
+    primitives = _primitives(b, head, face, morphs=True)
+    neck = _primitives(b, head, neck_triangles, morphs=False)
     pivot, back = HEAD_PIVOT.tolist(), (-HEAD_PIVOT).tolist()
     nodes = [
         {"name": "EmoSpeakerHead", "translation": pivot, "children": [1]},
@@ -200,7 +212,7 @@ def head_gltf(head: Head | None = None, track: FaceTrack | None = None) -> tuple
             },
             {"name": "EmoSpeakerNeck", "primitives": neck},
         ],
-        "materials": materials,
+        "materials": _materials(head.model.material_names),
     }
     if track is not None:
         document["animations"] = [_animation(b, track, 0, 1, 2)]

@@ -1,8 +1,8 @@
-"""Benchmarks of the face model: head build, preview speed, fitting speed and accuracy.
+"""Benchmarks of the face model: head load, preview speed, fitting speed and accuracy.
 
     PYTHONPATH=backend python scripts/bench_face.py [--frames 120] [--clips DIR] [--preview-only]
 
-Prints: head build time; preview frames per second at 256x256 and 512x512 (OSMesa, CPU),
+Prints: head load and paint time; preview frames per second at 256x256 and 512x512 (OSMesa, CPU),
 rendering only and end to end into an mp4 (with set-up and H.264), each with its ratio to
 the pyrender-based preview it replaced and the machine's load (the CPU is shared: compare
 runs at similar load); fitting time per frame for images and for video; round-trip errors
@@ -46,11 +46,13 @@ def timed(fn, *args, **kwargs):
 
 def bench_head() -> None:
     from emospeaker.face.head import build_head
+    from emospeaker.face.model import load_face_model
 
-    head, seconds = timed(build_head)
+    model, load = timed(load_face_model)
+    head, paint = timed(build_head)
     print(
-        f"head: {len(head.neutral)} vertices, {len(head.mesh.faces)} triangles, "
-        f"{len(head.mesh.parts)} parts, built in {seconds:.2f} s"
+        f"head (ICT FaceKit): {len(head.neutral)} vertices, {len(head.triangles)} triangles, "
+        f"{len(model.part_names)} parts; model loaded in {load:.2f} s, painted in {paint:.2f} s"
     )
 
 
@@ -66,11 +68,11 @@ def demo_track(frames: int, fps: int = 30) -> FaceTrack:
 
 def mesh_updates(head, weights: np.ndarray) -> None:
     """The CPU's share of each preview frame: deformed vertices and their normals."""
-    from emospeaker.face.head.normals import face_to_vertex, vertex_normals
+    from emospeaker.face.normals import face_to_vertex, vertex_normals
 
-    incidence = face_to_vertex(head.mesh.faces, len(head.neutral))
+    incidence = face_to_vertex(head.triangles, len(head.neutral))
     for w in weights:
-        vertex_normals(head.deform(w), head.mesh.faces, incidence)
+        vertex_normals(head.deform(w), head.triangles, incidence)
 
 
 def bench_preview(frames: int) -> None:

@@ -7,8 +7,8 @@ own scene renderer cost ~8x more per frame here and leaked ~30 MB a frame: it re
 re-uploaded the mesh, and (under OSMesa, whose context handle PyOpenGL hands out anew on each
 query, defeating pyrender's program cache) compiled new shaders for every part of every
 frame. Here the mesh stays on the GPU: each frame uploads only positions and normals (posed
-on the CPU, where the neck blends between the head's turn and half of it), the shells (skin,
-eyes) skip their back faces, and matte parts are lit per vertex (shading.py).
+on the CPU, where the neck blends between the head's turn and half of it), back faces are
+skipped (all but the lash cards), and matte parts are lit per vertex (shading.py).
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ FIELD_OF_VIEW = {"bust": 27.0, "face": 24.0}  # vertical, degrees
 # an orthographic front view (x, y of the face frame map linearly to pixels): (centre, half size)
 ORTHOGRAPHIC = (np.array([0.0, -0.035]), 0.105)
 IDENTITY = np.eye(4)  # the model matrix: vertices arrive posed
-SHELLS = ("face", "head", "eyeball_left", "eyeball_right")  # closed, outward: back faces hidden
+# ICT's parts are wound counter-clockwise seen from where they can be seen, so back faces
+# are hidden, except the lash cards (thin sheets, seen from both sides)
+TWO_SIDED = ("eyelashes_left", "eyelashes_right")
 
 
 def _look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -99,8 +101,8 @@ def _draw_groups(head: Head, cull: bool, per_pixel: bool) -> list[tuple[np.ndarr
     first so that depth testing skips the hidden inner parts early."""
     model = head.model
     triangles = model.triangles
-    shell_parts = [model.part_names.index(p) for p in SHELLS]
-    one_sided = np.isin(model.part_of_vertex[triangles[:, 0]], shell_parts)
+    two_sided = [model.part_names.index(p) for p in TWO_SIDED]
+    one_sided = ~np.isin(model.part_of_vertex[triangles[:, 0]], two_sided)
     glossy = per_pixel | (head.roughness[triangles[:, 0]] < GLOSSY)
     groups, start = [], 0
     for sided in (True, False):

@@ -139,25 +139,27 @@ def test_gltf_loads_in_blender_with_working_shape_key_animation(tmp_path):
         got = np.array(pivot.rotation_quaternion.to_matrix())
         np.testing.assert_allclose(got, to_blender @ expected @ to_blender.T, atol=1e-5)
     # the shape keys move the same vertices as far as the head's own shapes
-    rest = np.array([v.co for v in keys[0].data])
-    from_blender = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]])  # z-up back to glTF's y-up
-    compare_shape_keys(keys, rest @ from_blender.T, build_head())
+    compare_shape_keys(keys, build_head())
 
 
-def compare_shape_keys(keys, rest: np.ndarray, head) -> None:
+def compare_shape_keys(keys, head) -> None:
     """Each shape key moves every imported vertex as the head's own shape moves the head's
     vertex at the same rest position, and every vertex that shape moves (off the neck)
     is there."""
     from scipy.spatial import cKDTree
 
+    from_blender = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]]).T  # z-up back to glTF's y-up
+    rest = np.array([v.co for v in keys[0].data]) @ from_blender
     near = cKDTree(head.vertices).query_ball_point(rest, r=1e-6)
     assert all(near), "imported vertices that are not the head's"
     for name in ("jawOpen", "tongueOut", "eyeBlinkLeft", "mouthSmileRight", "browInnerUp"):
         shape = head.deltas[ARKIT_BLENDSHAPES.index(name)]
         key = keys[name]
         moved = np.array([key.data[j].co - keys[0].data[j].co for j in range(len(rest))])
-        moved = moved @ np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]]).T
-        error = [np.abs(shape[ids] - m).max(axis=1).min() for ids, m in zip(near, moved)]
+        moved = moved @ from_blender
+        error = [
+            np.abs(shape[ids] - m).max(axis=1).min() for ids, m in zip(near, moved, strict=True)
+        ]
         assert max(error) < 1e-6, name  # metres
         found = np.unique(np.concatenate(near))
         strong = np.flatnonzero(np.linalg.norm(shape, axis=1) > 1e-3)
@@ -244,5 +246,9 @@ def test_preview_animates_speech_and_draws_the_contact_sheet(tmp_path, run_cli):
     sheet = tmp_path / "sheet.png"
     cli(run_cli, "preview", "--sheet", sheet, "--size", "96")
     image = Image.open(sheet)
-    assert image.size == (8 * 96, 8 * 96)  # 52 shapes + 8 emotions in an 8 x 8 grid
+    # 52 shapes in 6.5 rows of 8, then the eight emotions at 0.5, 1 and 1.5: a row each
+    assert image.size == (8 * 96, 10 * 96)
+    pixels = np.asarray(image).astype(int)
+    emotions = [pixels[r * 96 : (r + 1) * 96] for r in (7, 8, 9)]
+    assert np.abs(emotions[2] - emotions[0]).mean() > 0.5  # intensity shows
     Path(sheet).unlink()

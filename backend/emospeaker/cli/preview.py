@@ -2,7 +2,8 @@
 
 With AUDIO the default (or chosen) engine animates it; `--track` renders an existing track
 (AUDIO, if given, is muxed as its sound); `--sheet` renders a labelled contact sheet of all
-52 shapes and the eight emotions instead of a video.
+52 shapes and, a row per intensity (0.5, 1, 1.5), the eight emotions as the engine's emotion
+layer shapes them, instead of a video.
 """
 
 from __future__ import annotations
@@ -67,11 +68,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+SHEET_INTENSITIES = (0.5, 1.0, 1.5)
+
+
 def _sheet(args: argparse.Namespace, started: float) -> int:
-    from ..render.preview import contact_sheet, emotion_tiles, shape_tiles
+    from ..render.preview import SHEET_COLUMNS, contact_sheet, emotion_tiles, shape_tiles
 
     with progress_bar("sheet", args.quiet) as job:
-        tiles = shape_tiles() + emotion_tiles(args.engine)
+        tiles = shape_tiles()
+        tiles += [None] * (-len(tiles) % SHEET_COLUMNS)  # emotions start a row
+        for intensity in SHEET_INTENSITIES:
+            tiles += emotion_tiles(args.engine, intensity)
         contact_sheet(args.sheet, tiles, tile=args.size or 256, job=job)
     if not args.quiet:
         print(

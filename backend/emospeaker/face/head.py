@@ -89,9 +89,9 @@ class Head:
 
     def shorten_lashes(self, points: np.ndarray) -> np.ndarray:
         """Points [..., N, 3] (or offsets) with each lash drawn towards its root, to
-        LASH_LENGTH of its length: ICT's lash cards are meant for an alpha texture, and drawn opaque at
-        full length they are a thick black band round each eye. Linear in the points, so
-        positions and shape offsets shorten alike."""
+        LASH_LENGTH of its length: ICT's lash cards are meant for an alpha texture, and
+        drawn opaque at full length they are a thick black band round each eye. Linear in
+        the points, so positions and shape offsets shorten alike."""
         out = np.array(points, copy=True)
         roots = out[..., self.lash_roots, :]
         out[..., self.lashes, :] = roots + self.lash_length * (out[..., self.lashes, :] - roots)
@@ -151,9 +151,12 @@ def _skin_colors(model: FaceModel, colors: np.ndarray) -> None:
         center = np.array([side * 0.040, 0.5 * (lm[41, 1] + lm[48, 1]) - 0.004, 0.0])
         reach = ((p[:, 0] - center[0]) / 0.017) ** 2 + ((p[:, 1] - center[1]) / 0.015) ** 2
         _mix(part, CHEEKS, 0.45 * np.exp(-reach) * (p[:, 2] > 0.0) * (1 - lips))
+    x = np.abs(p[:, 0])  # brows: full at their heads, tapering to their tails
+    half = np.interp(x, [0.012, 0.035, 0.058], [0.0034, 0.0027, 0.0011])
+    along = _smooth(0.008, 0.013, x) * (p[:, 2] > -0.01)
     for brow in (lm[17:22], lm[22:27]):
         near = _polyline_distance(p[:, :2], brow[:, :2], closed=False)
-        _mix(part, BROWS, 0.85 * (1 - _smooth(0.0025, 0.0055, near)) * (p[:, 2] > -0.01))
+        _mix(part, BROWS, 0.9 * (1 - _smooth(0.6 * half, 1.5 * half, near)) * along)
     # hair: above a hairline that runs from the forehead, over the temples, behind the ears
     hairline = np.interp(
         -p[:, 2], [-0.03, 0.0, 0.04, 0.09, 0.13, 0.17], [0.07, 0.07, 0.05, 0.04, 0.0, -0.05]

@@ -237,15 +237,19 @@ class MeshRenderer(Renderer):
             )
 
 
+SHEET_COLUMNS = 8
+
+
 def contact_sheet(
     path: str | PathLike[str],
-    tiles: Sequence[tuple[str, np.ndarray]],
+    tiles: Sequence[tuple[str, np.ndarray] | None],
     *,
-    columns: int = 8,
+    columns: int = SHEET_COLUMNS,
     tile: int = 256,
     job: Job | None = None,
 ) -> Path:
-    """A labelled grid of renders, one per (label, weights [52]), written as an image."""
+    """A labelled grid of renders, one per (label, weights [52]) (None: an empty cell),
+    written as an image."""
     from PIL import Image, ImageDraw, ImageFont
 
     job = job or Job()
@@ -254,7 +258,10 @@ def contact_sheet(
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=max(10, tile // 14))
     with HeadRenderer(tile, framing="face") as renderer:
-        for i, (label, weights) in enumerate(tiles):
+        for i, cell in enumerate(tiles):
+            if cell is None:
+                continue
+            label, weights = cell
             x, y = (i % columns) * tile, (i // columns) * tile
             sheet.paste(Image.fromarray(renderer.frame(weights)), (x, y))
             draw.text((x + 6, y + tile - 6), label, fill=(240, 240, 240), font=font, anchor="ld")

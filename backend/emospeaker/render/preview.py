@@ -39,7 +39,7 @@ BACKGROUND = (0.16, 0.17, 0.19)
 DEFAULT_SIZE = 512  # what size 0 ("the portrait's full size" for the photo renderer) means here
 # camera (eye, target) in the face frame: a head-and-shoulders bust, or a close face
 FRAMING = {
-    "bust": (np.array([0.0, -0.045, 0.78]), np.array([0.0, -0.06, -0.03])),
+    "bust": (np.array([0.0, -0.04, 0.66]), np.array([0.0, -0.055, -0.03])),
     "face": (np.array([0.0, -0.005, 0.52]), np.array([0.0, -0.025, -0.01])),
 }
 FIELD_OF_VIEW = {"bust": 27.0, "face": 24.0}  # vertical, degrees

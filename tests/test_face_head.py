@@ -135,3 +135,21 @@ def test_open_mouth_shows_teeth_and_the_mouth_inside():
             opened = marked_pixels(renderer.frame(weights(jawOpen=1.0)))
         # (ICT's neutral lips part a little: a sliver of teeth shows)
         assert opened > 0.001 and opened > 4 * shut, parts
+
+
+def test_pose_turns_the_head_and_half_turns_the_shoulders():
+    from emospeaker.face.pose import head_rotation
+
+    head = build_head()
+    v = head.vertices
+    turned = head.pose(v, np.array([0.0, 0.4, 0.0, 0.0, 0.0, 0.0]))
+    top, shoulder = np.argmax(v[:, 1]), np.argmin(v[:, 1])
+    pivot = np.array([0.0, -0.075, -0.070])
+    for vertex, share in ((top, 1.0), (shoulder, 0.5)):
+        expected = head_rotation([0.0, 0.4 * share, 0.0]) @ (v[vertex] - pivot) + pivot
+        np.testing.assert_allclose(turned[vertex], expected, atol=1e-5)
+    # and nothing tears: the neck stretches as it twists, no edge by over a quarter
+    edges = head.triangles[:, [0, 1]]
+    before = np.linalg.norm(v[edges[:, 0]] - v[edges[:, 1]], axis=1)
+    after = np.linalg.norm(turned[edges[:, 0]] - turned[edges[:, 1]], axis=1)
+    assert np.max(after / np.maximum(before, 1e-6)) < 1.25

@@ -15,7 +15,7 @@ depth (the preview has no shadows, so the back of the mouth would otherwise glow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class Head:
     def neutral(self) -> np.ndarray:
         return self.vertices
 
-    @property
+    @cached_property
     def deltas(self) -> np.ndarray:
         """[52, N, 3] the ARKit shapes: the model's, with the shortened lashes."""
         return self.shorten_lashes(self.model.deltas)
@@ -78,7 +78,7 @@ class Head:
     def triangles(self) -> np.ndarray:
         return self.model.triangles
 
-    @property
+    @cached_property
     def vertices(self) -> np.ndarray:
         """[N, 3] the neutral head, with the shortened lashes."""
         return self.shorten_lashes(self.model.vertices)

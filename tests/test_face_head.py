@@ -12,6 +12,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from emospeaker.channels import ARKIT_BLENDSHAPES
+from emospeaker.face.anatomy import HEAD_PIVOT
 from emospeaker.face.head import build_head
 from emospeaker.face.model import ASSET_DIR, load_face_model
 from emospeaker.render.preview import HeadRenderer
@@ -144,7 +145,7 @@ def test_pose_turns_the_head_and_half_turns_the_shoulders():
     v = head.vertices
     turned = head.pose(v, np.array([0.0, 0.4, 0.0, 0.0, 0.0, 0.0]))
     top, shoulder = np.argmax(v[:, 1]), np.argmin(v[:, 1])
-    pivot = np.array([0.0, -0.075, -0.070])
+    pivot = HEAD_PIVOT
     for vertex, share in ((top, 1.0), (shoulder, 0.5)):
         expected = head_rotation([0.0, 0.4 * share, 0.0]) @ (v[vertex] - pivot) + pivot
         np.testing.assert_allclose(turned[vertex], expected, atol=1e-5)

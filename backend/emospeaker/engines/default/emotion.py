@@ -1,25 +1,28 @@
 """The emotion layer: per-category FACS Action-Unit prototypes, mapped to ARKit channels.
 
-Table 1, prototypes (AU activation at intensity 1; after Ekman & Friesen's EMFACS and the
-prototypes used for MEAD-style acted emotion):
+Table 1, prototypes (AU activation at intensity 1; after Ekman & Friesen's EMFACS). Intensity
+1 is MEAD's strongest level (3), a posed, exaggerated expression that reads at a glance, so
+each category's defining AUs are at or near full activation:
 
 | emotion   | Action Units                                                        |
 |-----------|---------------------------------------------------------------------|
 | neutral   | none                                                                |
-| happy     | AU6 0.6, AU12 0.9, AU25 0.2                                         |
-| sad       | AU1 0.7, AU4 0.4, AU15 0.6, AU17 0.3, AU43 0.15, AU64 0.2           |
-| surprised | AU1 0.9, AU2 0.8, AU5 0.7, AU26 0.35                                |
-| fear      | AU1 0.8, AU2 0.5, AU4 0.5, AU5 0.8, AU7 0.3, AU20 0.6, AU26 0.25    |
-| angry     | AU4 0.9, AU5 0.4, AU7 0.7, AU23 0.6, AU24 0.3                       |
-| disgusted | AU9 0.8, AU10 0.4, AU15 0.4, AU16 0.3, AU17 0.3                     |
-| contempt  | AU12R 0.5, AU14R 0.6 (right side only)                              |
+| happy     | AU6 1.0, AU7 0.2, AU12 1.0, AU25 0.4                                |
+| sad       | AU1 1.0, AU4 0.6, AU15 1.0, AU17 0.6, AU43 0.25, AU64 0.3           |
+| surprised | AU1 1.0, AU2 1.0, AU5 1.0, AU25 0.4, AU26 0.6                       |
+| fear      | AU1 1.0, AU2 0.7, AU4 0.6, AU5 1.0, AU7 0.3, AU20 1.0, AU25 0.5,    |
+|           | AU26 0.3                                                            |
+| angry     | AU4 1.0, AU5 0.3, AU7 1.0, AU9 0.4, AU10 0.3, AU17 0.5, AU23 0.9,   |
+|           | AU24 0.45                                                           |
+| disgusted | AU4 0.4, AU6 0.3, AU9 1.0, AU10 0.7, AU15 0.5, AU16 0.3, AU17 0.5   |
+| contempt  | AU12R 0.8, AU14R 1.0, AU2R 0.2 (right side only)                    |
 
 Table 2, Action Unit -> ARKit (`*` = the Left and Right pair):
 
 | AU   | name                 | ARKit channels                                          |
 |------|----------------------|---------------------------------------------------------|
 | 1    | inner brow raiser    | browInnerUp 1.0                                         |
-| 2    | outer brow raiser    | browOuterUp* 1.0                                        |
+| 2    | outer brow raiser    | browOuterUp* 1.0 (2R: browOuterUpRight only)            |
 | 4    | brow lowerer         | browDown* 1.0                                           |
 | 5    | upper lid raiser     | eyeWide* 1.0                                            |
 | 6    | cheek raiser         | cheekSquint* 1.0, eyeSquint* 0.3                        |
@@ -62,19 +65,22 @@ from ...emotion import EMOTIONS
 
 PROTOTYPES: dict[str, dict[str, float]] = {
     "neutral": {},
-    "happy": {"AU6": 0.6, "AU12": 0.9, "AU25": 0.2},
-    "sad": {"AU1": 0.7, "AU4": 0.4, "AU15": 0.6, "AU17": 0.3, "AU43": 0.15, "AU64": 0.2},
-    "surprised": {"AU1": 0.9, "AU2": 0.8, "AU5": 0.7, "AU26": 0.35},
-    "fear": {"AU1": 0.8, "AU2": 0.5, "AU4": 0.5, "AU5": 0.8, "AU7": 0.3, "AU20": 0.6,
-             "AU26": 0.25},
-    "angry": {"AU4": 0.9, "AU5": 0.4, "AU7": 0.7, "AU23": 0.6, "AU24": 0.3},
-    "disgusted": {"AU9": 0.8, "AU10": 0.4, "AU15": 0.4, "AU16": 0.3, "AU17": 0.3},
-    "contempt": {"AU12R": 0.5, "AU14R": 0.6},
+    "happy": {"AU6": 1.0, "AU7": 0.2, "AU12": 1.0, "AU25": 0.4},
+    "sad": {"AU1": 1.0, "AU4": 0.6, "AU15": 1.0, "AU17": 0.6, "AU43": 0.25, "AU64": 0.3},
+    "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU25": 0.4, "AU26": 0.6},
+    "fear": {"AU1": 1.0, "AU2": 0.7, "AU4": 0.6, "AU5": 1.0, "AU7": 0.3, "AU20": 1.0,
+             "AU25": 0.5, "AU26": 0.3},
+    "angry": {"AU4": 1.0, "AU5": 0.3, "AU7": 1.0, "AU9": 0.4, "AU10": 0.3, "AU17": 0.5,
+              "AU23": 0.9, "AU24": 0.45},
+    "disgusted": {"AU4": 0.4, "AU6": 0.3, "AU9": 1.0, "AU10": 0.7, "AU15": 0.5, "AU16": 0.3,
+                  "AU17": 0.5},
+    "contempt": {"AU12R": 0.8, "AU14R": 1.0, "AU2R": 0.2},
 }  # fmt: skip
 
 AU_TO_ARKIT: dict[str, dict[str, float]] = {
     "AU1": {"browInnerUp": 1.0},
     "AU2": {"browOuterUp*": 1.0},
+    "AU2R": {"browOuterUpRight": 1.0},
     "AU4": {"browDown*": 1.0},
     "AU5": {"eyeWide*": 1.0},
     "AU6": {"cheekSquint*": 1.0, "eyeSquint*": 0.3},

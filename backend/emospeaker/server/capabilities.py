@@ -56,6 +56,11 @@ def build(limits: Limits) -> pb.Capabilities:
             max_intensity=MAX_INTENSITY,
             max_frames_per_chunk=limits.max_frames_per_chunk,
             max_transcript_chars=limits.max_transcript_chars,
+            max_track_values=limits.max_track_values,
+            max_render_pixels=limits.max_render_pixels,
+            max_emotion_keys=limits.max_emotion_keys,
+            max_portrait_pixels=limits.max_portrait_pixels,
+            max_layers=limits.max_layers,
         ),
         compute_device=compute_device(),
     )

@@ -37,7 +37,7 @@ from emospeaker.wire import emospeaker_pb2 as pb  # noqa: E402
 
 HOST = "127.0.0.1"
 MAX_CALLS = 100_000
-WARM_UP_SHARE = 0.1  # of the calls: engine imports, caches and allocator pools fill up
+WARM_UP_SHARE = 0.2  # of the calls: engine imports, caches and allocator pools fill up
 FLAT_MIB = 25.0  # growth after the warm-up that still counts as flat
 DELIBERATE = {"OK", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "CANCELLED", "FAILED_PRECONDITION"}
 SERVER_ARGS = [
@@ -138,7 +138,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000, help=f"at most {MAX_CALLS}")
     parser.add_argument("--max-seconds", type=float, default=900, help="stop early after this")
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     calls = max(8, min(args.calls, MAX_CALLS))

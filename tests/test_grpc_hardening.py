@@ -26,6 +26,8 @@ from emospeaker.engines.neural.engine import ModelCache
 from emospeaker.engines.neural.model import EmoSpeakerNet, ModelConfig, default_layer_channels
 from emospeaker.errors import InputError
 from emospeaker.formats import load_track
+from emospeaker.server import ServerConfig
+from emospeaker.server.app import check_exposure, exposure_warning
 from emospeaker.track import parse_fps
 from emospeaker.wire import client as wc
 from emospeaker.wire import emospeaker_pb2 as pb
@@ -186,6 +188,12 @@ def test_a_client_chooses_a_checkpoint_by_name_never_by_path(client):
     assert len(set(messages)) == 1  # an existing file and a missing one look the same
 
 
+def test_capabilities_list_the_checkpoint_names_a_client_may_choose(client):
+    neural = next(e for e in client.capabilities().engines if e.name == "neural")
+    option = next(o for o in neural.options if o.name == "checkpoint")
+    assert list(option.choices) == ["emospeaker-synthetic", "junk", "small"]
+
+
 def test_a_checkpoint_that_cannot_load_gives_one_message_without_its_content(client):
     error = refused(
         client,
@@ -209,6 +217,23 @@ def test_the_model_cache_is_bounded_by_count_and_bytes():
     assert len(cache) == 2 and cache.get("a") is None and cache.get("b") == "B"
     cache.put("d", "D", 95)  # over the bytes: the least recently used go first
     assert len(cache) == 1 and cache.get("d") == "D" and cache.bytes == 95
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. tokens only with TLS off loopback
+
+
+def test_a_token_without_tls_off_loopback_needs_insecure_which_warns():
+    config = ServerConfig(host="10.1.2.3", port=0, token="t")
+    with pytest.raises(InputError, match="clear text") as error:
+        check_exposure(config)  # refused before anything binds
+    assert "--insecure" in str(error.value) and error.value.field == "tls"
+    config.insecure = True
+    check_exposure(config)
+    assert "clear text" in exposure_warning(config)
+    config.token = None
+    assert "no token" in exposure_warning(config)
+    assert exposure_warning(ServerConfig(host="127.0.0.1", token="t")) is None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -105,6 +105,11 @@ class Engine(ABC):
             )
         return dict(given)
 
+    def remote_choices(self, checkpoint_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+        """Values a client may choose for options whose choices depend on the server
+        (e.g. checkpoint names), for GetCapabilities."""
+        return {}
+
     @property
     def remote_allowed(self) -> tuple[str, ...]:
         """Option names a client may set over the network (default: all of them)."""

@@ -120,7 +120,7 @@ class Server:
         self.config = config
         limits = config.limits
         self.pool = WorkerPool(limits.max_concurrent)
-        self.capabilities = CapabilitiesCache(limits)
+        self.capabilities = CapabilitiesCache(limits, config.checkpoint_dir)
         threads = limits.max_concurrent + LIGHT_THREADS
         interceptors = []
         if config.token:

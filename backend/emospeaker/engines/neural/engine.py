@@ -68,6 +68,9 @@ class NeuralEngine(Engine):
             options["checkpoint"] = str(checkpoint_path(options["checkpoint"], checkpoint_dir))
         return options
 
+    def remote_choices(self, checkpoint_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+        return {"checkpoint": tuple(checkpoint_names(checkpoint_dir))}
+
     def model(self, checkpoint: str = "", device: str = "auto") -> tuple[Any, dict[str, Any]]:
         """(network, checkpoint payload) for a checkpoint path and device, loaded once and
         kept in a bounded cache. Any load failure is one message that shows neither the

@@ -35,10 +35,10 @@ def memory_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def header_bomb(channels: list[str], layers: int = 64) -> bytes:
+def header_bomb(channels: list[str], frames: int = 900_001, layers: int = 64) -> bytes:
     header = pb.TrackHeader(
-        channels=channels, fps=pb.Rational(num=1000, den=1), frames=900_001,
-        layers=[f"layer{i}" for i in range(layers)],
+        channels=channels, fps=pb.Rational(num=1000, den=1), frames=frames,
+        layers=[f"l{i}" for i in range(layers)],
     )  # fmt: skip
     return pb.RenderRequest(renderer="mesh", track=pb.Track(header=header)).SerializeToString()
 
@@ -99,7 +99,8 @@ def main() -> int:
     keys = many_keys(args.keys)
     attacks = [
         ("368-byte header bomb", "Render", [header_bomb(list(ALL_CHANNELS[:8]))]),
-        ("1000 channels", "Render", [header_bomb([f"c{i}" for i in range(1000)])]),
+        ("1000 channels", "Render", [header_bomb([f"c{i}" for i in range(1000)], 100)]),
+        ("60 s at 1000 fps, 64 layers", "Render", [header_bomb(list(ALL_CHANNELS), 60_000)]),
         ("4 header bombs at once", "Render", [header_bomb(list(ALL_CHANNELS[:8]))] * 4),
         (f"{args.keys} emotion keys", "Animate", [keys]),
         (f"3 x {args.keys} keys at once", "Animate", [keys] * 3),

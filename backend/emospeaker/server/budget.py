@@ -139,7 +139,7 @@ def check_wire_track(track: pb.Track, limits: Limits) -> int:
         raise InputError(f"track.header.frames {frames} must be >= 1", field="track.header.frames")
     if Fraction(frames) / fps > limits.max_audio_seconds:
         raise LimitError(
-            f"track.header.frames {frames} at {fps} fps is {float(frames / fps):.1f} s, over this "
+            f"track.header.frames {frames} at {fps} fps is {float(frames / fps):.6g} s, over this "
             f"server's limit of {limits.max_audio_seconds:g} s (--max-audio-seconds)",
             field="track.header.frames",
         )

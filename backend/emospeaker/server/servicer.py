@@ -3,6 +3,8 @@ then the result; any failure becomes one gRPC status and one log line."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import shutil
 import tempfile
@@ -33,6 +35,17 @@ SERVICE = pb.DESCRIPTOR.services_by_name["EmoSpeaker"].full_name
 VIDEO_CHUNK_BYTES = 256 * 1024
 RENDER_PREFIX = "emospeaker-render-"
 COLLECT_AFTER_BYTES = 1024 * 1024  # a failed request this large is worth a gc pass
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None  # glibc only
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
 
 
 def parse(message_type: type, data: bytes) -> Any:
@@ -192,7 +205,16 @@ def _guarded(
     finally:
         log.write()
         if log.status != "OK" and log.fields.get("request_bytes", 0) > COLLECT_AFTER_BYTES:
-            gc.collect()  # whatever a big failed request left in reference cycles
+            release_memory()
+
+
+def release_memory() -> None:
+    """After a big failed request: free what it left in reference cycles, and hand the
+    freed heap back to the system (glibc keeps it per thread otherwise, so RSS would stay
+    at the request's peak)."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _abort(exc: Exception, context: Any, log: RequestLog) -> None:

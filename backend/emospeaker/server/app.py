@@ -138,6 +138,7 @@ class Server:
         self.servicer = Servicer(limits, self.pool, self.capabilities, config.checkpoint_dir)
         self._grpc.add_generic_rpc_handlers((service_handler(self.servicer),))
         self.workdir: Path | None = None
+        self._stopped: threading.Event | None = None
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         reflection.enable_server_reflection(
@@ -189,13 +190,17 @@ class Server:
     def stop(self, grace: float | None = None) -> threading.Event:
         """Drain: health says NOT_SERVING and new calls are refused (UNAVAILABLE) at once,
         while the port stays open; running work gets `grace` seconds to finish and stream its
-        result, then gRPC cancels the rest. The event is set once everything has stopped."""
+        result, then gRPC cancels the rest. The event is set once everything has stopped.
+        A second call (a second signal) cancels what still runs."""
+        if self._stopped is not None:
+            self._grpc.stop(0)
+            return self._stopped
+        self._stopped = done = threading.Event()
         self.servicer.draining.set()
         for name in ("", SERVICE):
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         log.event("drain", running=self.pool.running, grace_seconds=grace)
         deadline = time.monotonic() + (grace or 0)
-        done = threading.Event()
 
         def finish() -> None:
             while self.pool.running and time.monotonic() < deadline:

@@ -129,6 +129,12 @@ def test_emotion_keys_over_the_limit_are_refused_before_they_are_read(client):
     assert error.field == "keys" and "51 emotion keys" in error.details and "50" in error.details
     keys.keys.pop()
     assert client.animate_track(wc.animate_request(pcm(), emotion=keys)).frames == 15
+    for i in range(60_000):  # over 1 MiB: counted from the bytes before the request is parsed
+        keys.keys.add(frame=i).intensities["sad"] = 0.25
+    request = wc.render_request("flat", animate=wc.animate_request(pcm(), emotion=keys))
+    assert request.ByteSize() > 1024 * 1024
+    error = refused(client, request)
+    assert error.field == "animate.keys" and "60050 emotion keys" in error.details
 
 
 def test_pcm_longer_than_the_limit_is_refused_from_its_byte_count(client):

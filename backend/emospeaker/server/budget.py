@@ -13,6 +13,11 @@ right after decoding, before any engine or renderer work.
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import cache
+from typing import Any
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
 
 from ..channels import ALL_CHANNELS
 from ..emotion import EMOTIONS
@@ -29,6 +34,57 @@ MAX_OPTIONS = 32
 MAX_OPTION_CHARS = 1024
 MAX_PROVENANCE_CHARS = 256 * 1024
 PCM_BYTES = {pb.Pcm.INT16: 2, pb.Pcm.FLOAT32: 4}
+SHAPE_CHECK_BYTES = 1024 * 1024  # larger requests have their keys counted before parsing
+
+
+def check_shape(method: str, data: bytes, limits: Limits) -> None:
+    """Count a large request's emotion keys before it is parsed.
+
+    Parsing builds every key with its map: ~7 bytes of memory per byte of a key-heavy
+    request. Read as a "shape" (the keys as raw byte strings, every other field left
+    unparsed), the count costs about the request's own size.
+    """
+    if len(data) < SHAPE_CHECK_BYTES or method not in _shapes():
+        return
+    try:
+        shape = _shapes()[method].FromString(data)
+    except DecodeError:
+        return  # the real parse reports it
+    if method == "Render":
+        shape, prefix = shape.animate, "animate."
+    else:
+        prefix = ""
+    _check_key_count(len(shape.keys.keys), limits, prefix)
+
+
+@cache
+def _shapes() -> dict[str, Any]:
+    """Message classes that read AnimateRequest / RenderRequest bytes down to the emotion
+    keys only (same field numbers; each key stays bytes)."""
+    bytes_type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+    message_type = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
+    repeated = descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="emospeaker_shape.proto", package="emospeaker.shape", syntax="proto3"
+    )
+    proto.message_type.add(name="Keys").field.add(
+        name="keys", number=1, type=bytes_type, label=repeated
+    )
+    for name, field, number, inner in (
+        ("Animate", "keys", 4, "Keys"),
+        ("Render", "animate", 4, "Animate"),
+    ):
+        proto.message_type.add(name=name).field.add(
+            name=field, number=number, type=message_type, type_name=f".emospeaker.shape.{inner}"
+        )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return {
+        name: message_factory.GetMessageClass(
+            pool.FindMessageTypeByName(f"emospeaker.shape.{name}")
+        )
+        for name in ("Animate", "Render")
+    }
 
 
 def check_animate(request: pb.AnimateRequest, limits: Limits, prefix: str = "") -> int | None:
@@ -183,12 +239,7 @@ def _check_keys(request: pb.AnimateRequest, limits: Limits, prefix: str) -> None
     if request.WhichOneof("emotion") != "keys":
         return
     keys = request.keys.keys
-    if len(keys) > limits.max_emotion_keys:
-        raise LimitError(
-            f"{prefix}keys has {len(keys)} emotion keys, over this server's limit of "
-            f"{limits.max_emotion_keys} (--max-emotion-keys); send dense curves instead",
-            field=f"{prefix}keys",
-        )
+    _check_key_count(len(keys), limits, prefix)
     for i, key in enumerate(keys):
         if len(key.intensities) > len(EMOTIONS):
             raise InputError(
@@ -196,6 +247,15 @@ def _check_keys(request: pb.AnimateRequest, limits: Limits, prefix: str) -> None
                 f"{len(EMOTIONS)} categories: {', '.join(EMOTIONS)}",
                 field=f"{prefix}keys[{i}]",
             )
+
+
+def _check_key_count(count: int, limits: Limits, prefix: str) -> None:
+    if count > limits.max_emotion_keys:
+        raise LimitError(
+            f"{prefix}keys has {count} emotion keys, over this server's limit of "
+            f"{limits.max_emotion_keys} (--max-emotion-keys); send dense curves instead",
+            field=f"{prefix}keys",
+        )
 
 
 def _check_options(request: pb.AnimateRequest, prefix: str) -> None:

@@ -129,6 +129,7 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
     def _animate(self, data: bytes, context: Any, log: RequestLog) -> Iterator:
         started = time.perf_counter()
         with self._slot(data, log) as slot:
+            budget.check_shape("Animate", data, self._limits)
             request = parse(pb.AnimateRequest, data)
             budget.check_animate(request, self._limits)
             plan = plan_animate(request, self._limits, self._checkpoint_dir)
@@ -149,6 +150,7 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
         future: Future | None = None
         try:
             with self._slot(data, log) as slot:
+                budget.check_shape("Render", data, self._limits)
                 request = parse(pb.RenderRequest, data)
                 log.set(renderer=request.renderer)
                 budget.check_render(request, self._limits)

@@ -11,6 +11,7 @@ import gc
 import time
 from fractions import Fraction
 
+import av
 import grpc
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from emospeaker.engines.neural.engine import ModelCache
 from emospeaker.engines.neural.model import EmoSpeakerNet, ModelConfig, default_layer_channels
 from emospeaker.errors import InputError
 from emospeaker.formats import load_track
+from emospeaker.render.video import write_video
 from emospeaker.server import ServerConfig
 from emospeaker.server.app import check_exposure, exposure_warning
 from emospeaker.track import parse_fps
@@ -322,6 +324,22 @@ def test_cli_fps_and_output_extension(run_cli, tmp_path):
     assert proc.returncode == 2 and "x.avi" in proc.stderr
     assert ".mp4, .m4v, .mov, .mkv" in proc.stderr
     assert not list(tmp_path.glob("x.avi*"))
+    remote = run_cli("render", SAMPLE_AUDIO, "--server", "127.0.0.1:9", "-o", tmp_path / "x.mkv",
+                     "-q", check=False)  # fmt: skip
+    assert (
+        remote.returncode == 2 and "use one of .mp4, .m4v (the server sends mp4)" in remote.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    "suffix, container", [(".mp4", "mp4"), (".mov", "mov"), (".mkv", "matroska")]
+)
+def test_the_video_container_follows_the_extension(tmp_path, suffix, container):
+    frames = [np.full((16, 16, 3), 100 * i, np.uint8) for i in range(3)]
+    path = write_video(tmp_path / f"x{suffix}", frames, Fraction(25))
+    with av.open(str(path)) as video:
+        assert container in video.format.name.split(",")
+        assert video.streams.video[0].frames in (0, 3)
 
 
 def test_the_server_still_serves_after_all_this(client):

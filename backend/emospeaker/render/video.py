@@ -26,14 +26,17 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 MIME_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "matroska": "video/x-matroska"}
 
 
-def container_for(path: str | os.PathLike[str]) -> str:
-    """The container a video file's extension asks for; any other extension is an error
-    that lists the allowed ones."""
+def container_for(path: str | os.PathLike[str], only: str | None = None) -> str:
+    """The container a video file's extension asks for; any other extension (or, with
+    `only`, one of another container, e.g. for the mp4 a server sends) is an error that
+    lists the allowed ones."""
     suffix = Path(path).suffix.lower()
-    if suffix not in CONTAINERS:
+    allowed = [s for s, c in CONTAINERS.items() if only is None or c == only]
+    if suffix not in allowed:
+        what = f" (the server sends {only})" if only else " (H.264 + AAC)"
         raise InputError(
             f"{path}: cannot write {suffix or 'a file without an extension'} video; use one "
-            f"of {', '.join(CONTAINERS)} (H.264 + AAC)",
+            f"of {', '.join(allowed)}{what}",
             field="output",
         )
     return CONTAINERS[suffix]

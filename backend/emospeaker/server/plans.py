@@ -184,11 +184,11 @@ class RenderPlan:
 
 
 def plan_render(
-    request: pb.RenderRequest, limits: Limits, checkpoint_dir: Path | None = None
+    request: pb.RenderRequest, limits: Limits, pixels: int, checkpoint_dir: Path | None = None
 ) -> RenderPlan:
-    """Checks that need no decoding; `budget.check_render` has checked the sizes."""
+    """Checks that need no decoding; `budget.check_render` has checked the sizes and
+    measured `pixels`, those of one output frame."""
     renderer = _renderer(request.renderer)
-    pixels = budget.output_pixels(request, limits)
     face_index = request.face_index if request.HasField("face_index") else None
     if face_index is not None and face_index < 0:
         raise InputError(f"face_index {face_index} must be >= 0", field="face_index")

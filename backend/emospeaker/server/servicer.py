@@ -153,8 +153,8 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
                 budget.check_shape("Render", data, self._limits)
                 request = parse(pb.RenderRequest, data)
                 log.set(renderer=request.renderer)
-                budget.check_render(request, self._limits)
-                plan = plan_render(request, self._limits, self._checkpoint_dir)
+                pixels = budget.check_render(request, self._limits)
+                plan = plan_render(request, self._limits, pixels, self._checkpoint_dir)
                 watch = Watch(context)
                 workdir = Path(tempfile.mkdtemp(prefix=RENDER_PREFIX, dir=self.workdir))
                 output = workdir / "render.mp4"

@@ -178,6 +178,20 @@ def test_a_busy_server_refuses_before_parsing_the_request():
             pass
 
 
+def test_a_big_capabilities_request_is_refused_unparsed(server):
+    with grpc.insecure_channel(server.address) as channel:
+        call = channel.unary_unary(
+            "/emospeaker.v1.EmoSpeaker/GetCapabilities",
+            request_serializer=lambda b: b,
+            response_deserializer=lambda b: b,
+        )
+        with pytest.raises(grpc.RpcError) as error:
+            call(b"\x0a\x03abc" * 100_000, timeout=10)  # 800 kB of unknown fields
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "no fields" in error.value.details()
+        assert pb.Capabilities.FromString(call(b"", timeout=10)).version
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. engine options
 

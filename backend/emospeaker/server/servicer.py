@@ -34,6 +34,7 @@ from .watch import Watch
 SERVICE = pb.DESCRIPTOR.services_by_name["EmoSpeaker"].full_name
 VIDEO_CHUNK_BYTES = 256 * 1024
 RENDER_PREFIX = "emospeaker-render-"
+MAX_LIGHT_REQUEST_BYTES = 4096  # GetCapabilities runs without a worker slot: parse little
 COLLECT_AFTER_BYTES = 1024 * 1024  # a failed request this large is worth a gc pass
 
 
@@ -103,6 +104,11 @@ class Servicer(pb_grpc.EmoSpeakerServicer):
     def GetCapabilities(self, request: bytes, context: Any) -> pb.Capabilities:
         log = RequestLog("GetCapabilities", context.peer())
         try:
+            if len(request) > MAX_LIGHT_REQUEST_BYTES:  # it has no fields: nothing to parse
+                raise InputError(
+                    f"a CapabilitiesRequest has no fields; got {len(request)} bytes",
+                    field="request",
+                )
             parse(pb.CapabilitiesRequest, request)
             return self._capabilities.get()
         except Exception as exc:

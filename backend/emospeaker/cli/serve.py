@@ -4,8 +4,9 @@ Prints exactly one line, `emospeaker serving on HOST:PORT`, to stdout once it ac
 (with `--port 0` the port is the one picked); logs one JSON line per request to stderr.
 SIGTERM or Ctrl-C drains: health turns NOT_SERVING and new calls are refused at once, running
 calls get --grace-seconds to finish; a second signal stops at once. Every --max-* limit is
-shown in GetCapabilities; docs/security.md explains them, TLS and token rules included. With --exit-with-parent (for a server an application starts for itself) it also
-drains when that application ends, crash included.
+shown in GetCapabilities; docs/security.md explains them, TLS and token rules included.
+With --exit-with-parent (for a server an application starts for itself) it also drains when
+that application ends, crash included.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Send many random and malformed requests to a real `emospeaker serve`; report crashes.
 
 A crash is the server process dying, a call that hangs (runs into the deadline), or an
-answer other than a deliberate status (INTERNAL, UNKNOWN, UNAVAILABLE). Prints status-code
+answer other than a deliberate status (INTERNAL, UNKNOWN, UNAVAILABLE). Besides mutated
+fields, requests declare what they do not carry: huge frame counts, thousands of channels,
+layers and emotion keys, PCM meaning hours, odd and over-fine frame rates. Prints status-code
 counts, the server's memory (RSS) before, at each quarter and after (growth that stops is the
 renderers loading; growth that goes on is a leak), and how many request log lines it wrote.
 
@@ -41,6 +43,8 @@ DELIBERATE = {
 }  # fmt: skip
 DEADLINE = 30.0
 WILD_FLOATS = [math.nan, math.inf, -math.inf, -1.0, 1e300, -0.0, 5.0, 1e-320]
+ODD_RATES = [(1000, 1), (1, 1001), (2**62, 3), (24000, 1001), (300003 * 2**33 + 1, 10000 * 2**33),
+             (1, 2**31), (999_999, 1000), (7, 3)]  # fmt: skip
 
 
 def speech(seconds: float, rng: random.Random) -> bytes:
@@ -97,6 +101,8 @@ class Requests:
             chunk.channels.append(r.choice(ALL_CHANNELS[:10] + ("bogus",)))
             count = max(frames, 0) + r.choice([0, 0, 1])
             chunk.values.extend(r.uniform(0, 1) for _ in range(count))
+            if r.random() < 0.5:
+                self.header(request.track)
         if r.random() < 0.3:
             request.portrait = r.randbytes(r.randrange(200))
         if r.random() < 0.2:
@@ -104,6 +110,33 @@ class Requests:
         if r.random() < 0.2:
             request.face_index = r.randrange(-3, 3)
         return request
+
+    def header(self, track: pb.Track) -> None:
+        """What a header declares, not what it carries: huge sizes, many channels and
+        layers, odd rates, deep provenance."""
+        r = self.rng
+        header = track.header
+        choice = r.randrange(6)
+        if choice == 0:
+            header.frames = r.choice([900_001, 2**31 - 1, r.randrange(2**31), 10**6])
+        elif choice == 1:
+            count = r.choice([62, 1000, 20_000])
+            names = [f"c{i}" for i in range(count)] if r.random() < 0.5 else []
+            header.ClearField("channels")
+            header.channels.extend(names or list(ALL_CHANNELS) * (count // len(ALL_CHANNELS)))
+        elif choice == 2:
+            header.ClearField("layers")
+            header.layers.extend(f"l{i}" for i in range(r.choice([9, 64, 1000, 20_000])))
+            header.frames = r.choice([header.frames, 20_000, 900_001])
+        elif choice == 3:
+            num, den = r.choice(ODD_RATES)
+            header.fps.num, header.fps.den = num, den
+            header.frames = r.choice([header.frames, 60_000, 2**31 - 1])
+        elif choice == 4:
+            track.provenance_json = r.choice(["[" * 100_000, '{"a":' * 50_000, "x" * 300_000])
+        else:
+            for i in range(r.choice([100, 5000])):
+                track.layers.add(layer=f"m{i}", first_frame=0, frames=0)
 
     def raw(self, message: bytes) -> bytes:
         """Serialised bytes, truncated or with bytes flipped."""
@@ -176,14 +209,37 @@ def _drop_audio(q: Requests, request: pb.AnimateRequest) -> None:
     request.ClearField("audio")
 
 
+def _many_keys(q: Requests, request: pb.AnimateRequest) -> None:
+    r = q.rng
+    for i in range(r.choice([100, 1001, 5000, 20_000])):
+        request.keys.keys.add(seconds=i * 0.01).intensities[r.choice(EMOTIONS)] = 0.5
+
+
+def _declared_sizes(q: Requests, request: pb.AnimateRequest) -> None:
+    """PCM whose byte count means hours, curves declaring many frames, odd rates."""
+    r = q.rng
+    choice = r.randrange(3)
+    if choice == 0:
+        rate = r.choice([1000, 8000, 16000])
+        request.audio.pcm.CopyFrom(pb.Pcm(samples=bytes(r.choice([2, 4]) * rate * 6),
+                                          sample_rate=rate, format=r.choice([0, 1])))  # fmt: skip
+    elif choice == 1:
+        request.curves.frames = r.choice([2**31 - 1, 10**6, 100_000])
+        request.curves.values.extend([0.5] * 8 * r.choice([1, 1000]))
+    else:
+        num, den = r.choice(ODD_RATES)
+        request.fps.num, request.fps.den = num, den
+
+
 ANIMATE_MUTATIONS = [
     _garbage_audio, _cut_wav, _pcm_fields, _fps, _emotion, _curves, _scalars, _drop_audio,
+    _many_keys, _declared_sizes,
 ]  # fmt: skip
 
 
 def start_server(log_path: Path) -> tuple[subprocess.Popen, str]:
     args = ["serve", "--port", "0", "--max-concurrent", "4", "--max-audio-seconds", "5"]
-    args += ["--max-message-mb", "1"]
+    args += ["--max-message-mb", "1", "--max-emotion-keys", "1000"]
     env = {"PYTHONPATH": str(ROOT / "backend"), "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "emospeaker", *args],

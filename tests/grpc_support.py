@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 
 from emospeaker.channels import ALL_CHANNELS, index_of
 from emospeaker.engines import ENGINES, Engine, EngineInput, Option
+from emospeaker.errors import InputError
 from emospeaker.jobs import Job
 from emospeaker.render import RENDERERS, Renderer
 from emospeaker.render.video import write_video
@@ -70,6 +72,21 @@ class SlowEngine(Engine):
         return FaceTrack(
             request.fps, layers, start_frame=request.start_frame, emotion=request.emotion
         )
+
+
+class HoardingEngine(Engine):
+    """Allocates 16 MB, then fails: what a failed call leaves behind can be watched through
+    the weak references in `kept` (registered by the tests that use it, as "hoard")."""
+
+    name = "hoard"
+    version = "test"
+    description = "test engine that fails after allocating"
+    kept: list = []
+
+    def animate(self, request: EngineInput, job: Job) -> FaceTrack:
+        big = np.ones(4_000_000, np.float32)
+        HoardingEngine.kept.append(weakref.ref(big))
+        raise InputError("refused after allocating", field="audio")
 
 
 class FlatRenderer(Renderer):
@@ -128,10 +145,22 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
 class running_server:  # noqa: N801 (used as a context manager)
     """An in-process server on a free 127.0.0.1 port: `with running_server(...) as s:`."""
 
-    def __init__(self, token: str | None = None, tls: tuple[Path, Path] | None = None, **limits):
+    def __init__(
+        self,
+        token: str | None = None,
+        tls: tuple[Path, Path] | None = None,
+        checkpoint_dir: Path | None = None,
+        **limits,
+    ):
         from emospeaker.server import Limits, Server, ServerConfig
 
-        config = ServerConfig(host="127.0.0.1", port=0, token=token, limits=Limits(**limits))
+        config = ServerConfig(
+            host="127.0.0.1",
+            port=0,
+            token=token,
+            limits=Limits(**limits),
+            checkpoint_dir=checkpoint_dir,
+        )
         if tls:
             config.tls_cert, config.tls_key = tls
         self.server = Server(config)

@@ -1,5 +1,7 @@
 """Random and malformed requests: the server answers each with a status and never fails,
-hangs or stops serving. (scripts/fuzz_grpc.py sends many more and watches memory.)"""
+hangs or stops serving. Headers declare more than they carry (huge frame counts, thousands of
+channels, layers and emotion keys, odd rates), which the work budget must refuse from the
+header. (scripts/fuzz_grpc.py sends many more and watches memory.)"""
 
 from __future__ import annotations
 
@@ -25,6 +27,27 @@ FLOAT32 = st.floats(allow_nan=True, allow_infinity=True, width=32)
 NAMES = ("jawOpen", "mouthClose", "headYaw", "bogus")
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+
+
+def numbered(prefix: str, counts: st.SearchStrategy) -> st.SearchStrategy:
+    return counts.map(lambda n: [f"{prefix}{i}" for i in range(n)])
+
+
+# what a header declares without carrying it: the work budget must refuse it from the header
+HUGE_COUNTS = st.one_of(st.integers(-2, 40), st.sampled_from([900_001, 60_000, 2**31 - 1]))
+WILD_CHANNELS = st.one_of(
+    st.lists(st.sampled_from(NAMES)),
+    numbered("c", st.sampled_from([60, 1000, 5000])),
+    st.just(list(ALL_CHANNELS) * 2),
+)
+WILD_LAYERS = st.one_of(
+    st.lists(st.text(max_size=4), max_size=3), numbered("l", st.sampled_from([8, 9, 64, 2000]))
+)
+ODD_RATES = st.one_of(
+    st.tuples(st.integers(-1, 60), st.just(1)),
+    st.sampled_from([(1000, 1), (1, 1001), (2**62, 3), (300003 * 2**33 + 1, 10000 * 2**33)]),
+    st.tuples(INT64, INT64),
 )
 
 
@@ -98,9 +121,12 @@ def animate_request(draw) -> pb.AnimateRequest:
         fps = mostly(st.tuples(st.integers(1, 120), st.integers(0, 2)), st.tuples(INT64, INT64))
         num, den = draw(fps)
         request.fps.CopyFrom(pb.Rational(num=num, den=den))
-    emotion = draw(st.sampled_from(["none", "keys", "curves"]))
+    emotion = draw(st.sampled_from(["none", "keys", "many keys", "curves"]))
     if emotion == "keys":
         request.keys.keys.extend(draw(st.lists(emotion_key(), max_size=4)))
+    elif emotion == "many keys":  # around the server's limit of 100
+        for i in range(draw(st.sampled_from([99, 100, 101, 3000]))):
+            request.keys.keys.add(seconds=i * 0.01).intensities["happy"] = 0.5
     elif emotion == "curves":
         frames = draw(mostly(st.integers(1, 12), st.integers(-3, 40)))
         request.curves.frames = frames
@@ -123,14 +149,15 @@ def render_request(draw) -> pb.RenderRequest:
     if draw(st.booleans()):
         request.animate.CopyFrom(draw(animate_request()))
     else:
+        num, den = draw(mostly(st.tuples(st.just(25), st.just(1)), ODD_RATES))
         header = pb.TrackHeader(
-            channels=draw(mostly(st.just(ALL_CHANNELS), st.lists(st.sampled_from(NAMES)))),
-            fps=pb.Rational(num=draw(mostly(st.just(25), st.integers(-1, 60))), den=1),
-            frames=draw(mostly(st.integers(1, 20), st.integers(-2, 40))),
-            layers=draw(mostly(st.just(["lips"]), st.lists(st.text(max_size=4), max_size=3))),
+            channels=draw(mostly(st.just(ALL_CHANNELS), WILD_CHANNELS)),
+            fps=pb.Rational(num=num, den=den),
+            frames=draw(mostly(st.integers(1, 20), HUGE_COUNTS)),
+            layers=draw(mostly(st.just(["lips"]), WILD_LAYERS)),
         )
         width = draw(st.integers(0, 3))
-        frames = draw(mostly(st.integers(0, max(header.frames, 0)), st.integers(-2, 40)))
+        frames = draw(mostly(st.integers(0, min(max(header.frames, 0), 40)), st.integers(-2, 40)))
         chunk = pb.LayerChunk(
             layer=draw(mostly(st.just("lips"), st.text(max_size=4))),
             first_frame=draw(mostly(st.just(0), st.integers(-2, 40))),
@@ -148,7 +175,8 @@ def render_request(draw) -> pb.RenderRequest:
 @pytest.fixture(scope="module")
 def client():
     with extra_components():
-        with running_server(max_concurrent=4, max_audio_seconds=2, max_message_bytes=200_000) as s:
+        limits = dict(max_audio_seconds=2, max_message_bytes=200_000, max_emotion_keys=100)
+        with running_server(max_concurrent=4, max_track_values=200_000, **limits) as s:
             with wc.Client(s.address, timeout=20) as c:
                 yield c
 

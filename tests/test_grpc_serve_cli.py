@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from conftest import ROOT, SAMPLE_AUDIO, cli_env
 from emospeaker.formats import load_track
+from emospeaker.speech import pool
 from emospeaker.wire import client as wc
 from emospeaker.wire import emospeaker_pb2 as pb
 from grpc_support import speech_pcm
@@ -24,6 +29,7 @@ READY = re.compile(r"emospeaker serving on (127\.0\.0\.1:(\d+))\n")
 WITH_TEST_ENGINES = (
     f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import grpc_support; "
     "from emospeaker.engines import ENGINES; ENGINES.update(grpc_support.EXTRA_ENGINES); "
+    "from emospeaker.render import RENDERERS; RENDERERS.update(grpc_support.EXTRA_RENDERERS); "
     "from emospeaker.cli import main; sys.exit(main())"
 )
 
@@ -31,14 +37,18 @@ WITH_TEST_ENGINES = (
 class Served:
     """A running `emospeaker serve` process and the address from its ready line."""
 
-    def __init__(self, *args: str, test_engines: bool = False) -> None:
+    def __init__(self, *args: str, test_engines: bool = False, tmp: Path | None = None) -> None:
+        """`tmp`: the server's temp folder (TMPDIR)."""
         launcher = ["-c", WITH_TEST_ENGINES] if test_engines else ["-m", "emospeaker"]
+        env = cli_env()
+        if tmp is not None:
+            env["TMPDIR"] = str(tmp)
         self.proc = subprocess.Popen(
             [sys.executable, *launcher, "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=cli_env(),
+            env=env,
         )
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline() if ready else ""
@@ -139,3 +149,102 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split()[2]
     except OSError:
         return "gone"
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, grandchildren, ...), from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {p for p in pids if Path(f"/proc/{p}").exists() and _state(p) not in ("Z", "gone")}
+
+
+@pytest.mark.skipif(pool.worker_count() == 0, reason="one core: no phone-recogniser workers")
+def test_kill_9_during_a_render_leaves_no_process_and_the_next_start_sweeps_its_files(tmp_path):
+    served = Served("--max-concurrent", "1", test_engines=True, tmp=tmp_path)
+    children: set[int] = set()
+    try:
+        _kill_during_a_render(served, tmp_path, children)
+    finally:
+        served.proc.kill()
+        for pid in _alive(children):  # what the test found orphaned: do not leave it running
+            os.kill(pid, signal.SIGKILL)
+    stale = list(tmp_path.glob("emospeaker-serve-*"))
+    assert stale  # the killed server's folder, with its half-written render
+    again = Served(tmp=tmp_path)
+    code, _, err = again.stop()
+    assert code == 0 and '"swept_stale_folders": 1' in err
+    assert not any(p.exists() for p in stale)
+
+
+def _kill_during_a_render(served: Served, tmp_path: Path, children: set[int]) -> None:
+    """kill -9 the server while its phone-recogniser workers run; they must go with it."""
+    client = wc.Client(served.address, timeout=60)
+    speech = wc.animate_request(wc.audio_pcm(speech_pcm(12.0), 16000))  # several chunks
+    stream = iter(client.render(wc.render_request("flat", animate=speech, size=256)))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        next(stream)
+        children |= _descendants(served.proc.pid)
+        if children and list(tmp_path.glob("emospeaker-serve-*/emospeaker-render-*")):
+            break
+    assert children, "the server started no worker processes"
+    served.proc.kill()  # SIGKILL: no clean-up runs in the server
+    served.proc.wait(10)
+    client.close()
+    deadline = time.monotonic() + 10
+    while _alive(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(children), "orphaned workers: " + ", ".join(
+        Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ")[:80] for p in _alive(children)
+    )
+
+
+def test_sigterm_reports_not_serving_while_running_calls_drain():
+    served = Served("--grace-seconds", "20", test_engines=True)
+    client = wc.Client(served.address, timeout=30)
+    audio = wc.audio_pcm(speech_pcm(0.5), 16000)
+    stream = client.animate(audio=audio, engine="slow", options={"seconds": 2.0})
+    try:
+        _sigterm_while_a_call_runs(served, iter(stream))
+    finally:
+        served.proc.kill()
+        client.close()
+
+
+def _sigterm_while_a_call_runs(served: Served, events: Iterator) -> None:
+    assert isinstance(next(events), pb.Progress)
+    with grpc.insecure_channel(served.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service="")
+        assert health.Check(request, timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+        served.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        status = health.Check(request, timeout=5).status  # the port is still open
+        assert status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assembler = wc.TrackAssembler()
+    for event in events:
+        assembler.add(event)
+    assert assembler.track().frames == 15  # the running call finished
+    code, _, err = served.wait()
+    assert code == 0 and '"event": "stop"' in err
+
+
+def test_token_without_tls_off_loopback_is_refused_unless_insecure(run_cli):
+    proc = run_cli("serve", "--host", "0.0.0.0", "--port", "0", "--token", "x", check=False,
+                   timeout=60)  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "clear text" in proc.stderr and "--tls-cert" in proc.stderr
+    assert "--insecure" in proc.stderr

@@ -65,8 +65,14 @@ def test_chunked_inference_equals_one_pass(checkpoint, audio, monkeypatch):
 
 
 def test_missing_checkpoint_or_device_is_a_clear_error(audio, tmp_path):
-    with pytest.raises(InputError, match="no such checkpoint"):
-        animate(audio, engine="neural", options={"checkpoint": str(tmp_path / "none.pt")})
+    (tmp_path / "junk.pt").write_bytes(b"first line\nsecond line\n")
+    messages = []
+    for name in ("none.pt", "junk.pt"):  # missing or unreadable: one message, no folder
+        with pytest.raises(InputError, match=f"cannot load '{name}'") as error:
+            animate(audio, engine="neural", options={"checkpoint": str(tmp_path / name)})
+        assert str(tmp_path) not in str(error.value) and "line" not in str(error.value)
+        messages.append(str(error.value).replace(name, "NAME"))
+    assert messages[0] == messages[1]
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA GPU"):
             animate(audio, engine="neural", options={"device": "cuda"})

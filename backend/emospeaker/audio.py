@@ -20,6 +20,7 @@ from .errors import InputError, LimitError
 SAMPLE_RATE = 16000
 SILENCE_PEAK = 1e-4  # full scale = 1.0; below this everywhere the file holds no speech
 DEFAULT_MAX_SECONDS = 15 * 60
+MAX_PEAK = 64.0  # float samples beyond this are not audio (clipping overshoots stay far below)
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,7 +136,14 @@ def _checked(audio: Audio, max_seconds: float | None) -> Audio:
         _too_long(audio.source, audio.duration, max_seconds)
     if not np.isfinite(audio.samples).all():
         raise InputError(f"{audio.source}: audio contains NaN or infinite samples", field="audio")
-    if float(np.max(np.abs(audio.samples))) < SILENCE_PEAK:
+    peak = float(np.max(np.abs(audio.samples)))
+    if peak > MAX_PEAK:  # not audio in [-1, 1]: engines would overflow into NaN
+        raise InputError(
+            f"{audio.source}: samples reach {peak:.3g}; audio must lie in [-1, 1] (float PCM) "
+            "or be integer PCM",
+            field="audio",
+        )
+    if peak < SILENCE_PEAK:
         raise InputError(
             f"{audio.source}: audio is silent (peak below {SILENCE_PEAK})", field="audio"
         )

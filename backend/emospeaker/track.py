@@ -22,13 +22,15 @@ from .errors import InputError
 ENGINE_LAYERS: tuple[str, ...] = ("lips", "emotion", "head", "eyes")
 MAX_FPS = 1000
 MAX_FPS_TERM = 2**31 - 1
+SNAP_DENOMINATOR = 1001
 DEFAULT_FPS = Fraction(30)  # when a caller names none
 
 
 def parse_fps(value: str | float | Fraction | tuple[int, int]) -> Fraction:
     """Parse a frame rate: 24, "25", "30000/1001", (24000, 1001), 29.97 -> a positive Fraction.
 
-    Ratios are exact; decimals near an NTSC rate (23.976, 29.97, 59.94) mean that n/1001 rate.
+    Ratios are exact while their terms fit a video file's 32-bit ratio; decimals, and ratios
+    too fine for a video file, are snapped to the nearest sensible rate (`snap_fps`).
     """
     try:
         if isinstance(value, tuple):
@@ -39,26 +41,29 @@ def parse_fps(value: str | float | Fraction | tuple[int, int]) -> Fraction:
             num, den = value.split("/", 1)
             fps = Fraction(int(num), int(den))
         else:
-            fps = _snap_ntsc(Fraction(str(value).strip()))
-    except (ValueError, ZeroDivisionError, TypeError):
+            fps = snap_fps(Fraction(str(value).strip()))
+    except (ValueError, ZeroDivisionError, TypeError, OverflowError):
         raise InputError(
             f"fps {value!r} is not a number or a ratio like 30000/1001", field="fps"
         ) from None
     if not (0 < fps <= MAX_FPS):
         raise InputError(f"fps {value} must be > 0 and <= {MAX_FPS}", field="fps")
     if max(fps.numerator, fps.denominator) > MAX_FPS_TERM:
-        raise InputError(
-            f"fps {value}: numerator and denominator must be at most {MAX_FPS_TERM} "
-            "(video files store frame rates as 32-bit ratios)",
-            field="fps",
-        )
+        fps = snap_fps(fps)  # video files store frame rates as 32-bit ratios
+    if fps <= 0:
+        raise InputError(f"fps {value} must be > 0 and <= {MAX_FPS}", field="fps")
     return fps
 
 
-def _snap_ntsc(fps: Fraction) -> Fraction:
+def snap_fps(fps: Fraction) -> Fraction:
+    """The sensible frame rate nearest to a measured or decimal one: an NTSC rate (n x
+    1000/1001) within 0.005, else the nearest ratio with a denominator of at most 1001
+    (30.0003, as OpenCV reports some mp4s, is 30; 12.5 stays 25/2)."""
     ntsc = Fraction(round(fps * 1001 / 1000) * 1000, 1001)
     if fps.denominator != 1 and ntsc > 0 and abs(float(fps - ntsc)) < 0.005:
         return ntsc
+    if fps.denominator > SNAP_DENOMINATOR:
+        return fps.limit_denominator(SNAP_DENOMINATOR)
     return fps
 
 

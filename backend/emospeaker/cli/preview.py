@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
+    from ..render.video import container_for
 
     started = time.perf_counter()
     if args.sheet:
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     size = args.size or 512
     source = Path(args.track or args.audio)
     output = Path(args.output or source.with_suffix(".mp4").name)
+    container_for(output)  # a refused extension costs no work
     with progress_bar("preview", args.quiet) as job:
         audio, track, render_job = load_motion(args, job, 0.3)
         MeshRenderer().render(track, output, audio=audio, size=size, job=render_job)

@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
             field="track",
         )
     output = Path(args.output or Path(args.audio or args.track).with_suffix(".mp4").name)
+    from ..render.video import container_for
+
+    container_for(output, "mp4" if args.server else None)  # a refused one costs no work
     renderer = args.renderer or ("photo" if args.image else "mesh")
     started = time.perf_counter()
     with progress_bar("render", args.quiet) as job:

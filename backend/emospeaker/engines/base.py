@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -87,6 +88,32 @@ class Engine(ABC):
         return {
             k: o.parse(k, given[k]) if k in given else o.default for k, o in self.options.items()
         }
+
+    def remote_options(
+        self, given: Mapping[str, str], checkpoint_dir: Path | None = None
+    ) -> dict[str, str]:
+        """The options a remote client (the server's caller) sent, as this engine will use
+        them: only the names in `remote_allowed`; an engine whose options name files maps
+        names to files in the operator's `checkpoint_dir` here, never taking a client's path."""
+        refused = sorted(set(given) - set(self.remote_allowed))
+        if refused:
+            allowed = ", ".join(sorted(self.remote_allowed)) or "none"
+            raise InputError(
+                f"engine {self.name!r} takes no option {refused[0][:64]!r} from a client; "
+                f"options: {allowed}",
+                field="options",
+            )
+        return dict(given)
+
+    def remote_choices(self, checkpoint_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+        """Values a client may choose for options whose choices depend on the server
+        (e.g. checkpoint names), for GetCapabilities."""
+        return {}
+
+    @property
+    def remote_allowed(self) -> tuple[str, ...]:
+        """Option names a client may set over the network (default: all of them)."""
+        return tuple(self.options)
 
     def provenance(self) -> dict[str, Any]:
         """Engine-specific provenance (e.g. a model checksum)."""

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import socket
+import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +25,7 @@ from .limits import Limits, WorkerPool
 from .servicer import SERVICE, Servicer, service_handler
 
 LIGHT_THREADS = 8  # for capabilities, health, reflection and quick refusals while all work
+WORKDIR_PREFIX = "emospeaker-serve-"  # + pid: one per server process, swept when it is dead
 
 
 @dataclass
@@ -30,8 +35,9 @@ class ServerConfig:
     token: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    insecure: bool = False  # allow a non-loopback address without token or TLS
+    insecure: bool = False  # allow a non-loopback address without TLS (and token)
     limits: Limits = field(default_factory=Limits)
+    checkpoint_dir: Path | None = None  # neural checkpoints clients may choose by name
 
 
 def is_loopback(host: str) -> bool:
@@ -48,14 +54,60 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(config: ServerConfig) -> None:
-    if is_loopback(config.host) or config.insecure or config.token or config.tls_cert:
+    """Off loopback a server needs TLS: without it anyone can use it, or (with --token) the
+    token crosses the network in clear text. `--insecure` is the explicit opt-out."""
+    if is_loopback(config.host) or config.insecure or config.tls_cert:
         return
+    if config.token:
+        raise InputError(
+            f"refusing to serve on {config.host}, which other machines can reach, with --token "
+            "but without TLS: the token would cross the network in clear text; add "
+            "--tls-cert/--tls-key, or --insecure to do it anyway",
+            field="tls",
+        )
     raise InputError(
         f"refusing to serve on {config.host}, which other machines can reach, without "
-        "--token or --tls-cert/--tls-key (anyone on the network could use it); add "
+        "--tls-cert/--tls-key and --token (anyone on the network could use it); add "
         "--insecure to do it anyway",
         field="host",
     )
+
+
+def exposure_warning(config: ServerConfig) -> str | None:
+    """What an operator who chose an exposed set-up must be told (on stderr), if anything."""
+    if is_loopback(config.host):
+        return None
+    if not config.tls_cert:
+        what = "the token crosses the network in clear text" if config.token else "no token"
+        return (
+            f"--insecure: serving on {config.host} without TLS ({what}); anyone who can reach "
+            "it can use this server"
+        )
+    if not config.token:
+        return f"anyone who can reach {config.host} can use this server (no --token)"
+    return None
+
+
+def sweep_stale_workdirs(root: Path | None = None) -> list[Path]:
+    """Remove the work folders of servers that no longer run (killed, so never cleaned up);
+    a folder's name carries its server's process id. Returns what was removed."""
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
+        pid = path.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 class Server:
@@ -68,7 +120,7 @@ class Server:
         self.config = config
         limits = config.limits
         self.pool = WorkerPool(limits.max_concurrent)
-        self.capabilities = CapabilitiesCache(limits)
+        self.capabilities = CapabilitiesCache(limits, config.checkpoint_dir)
         threads = limits.max_concurrent + LIGHT_THREADS
         interceptors = []
         if config.token:
@@ -83,9 +135,10 @@ class Server:
             ],
             maximum_concurrent_rpcs=threads,
         )
-        self._grpc.add_generic_rpc_handlers(
-            (service_handler(Servicer(limits, self.pool, self.capabilities)),)
-        )
+        self.servicer = Servicer(limits, self.pool, self.capabilities, config.checkpoint_dir)
+        self._grpc.add_generic_rpc_handlers((service_handler(self.servicer),))
+        self.workdir: Path | None = None
+        self._stopped: threading.Event | None = None
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._grpc)
         reflection.enable_server_reflection(
@@ -118,6 +171,9 @@ class Server:
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     def start(self) -> None:
+        swept = sweep_stale_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+        self.servicer.workdir = self.workdir
         self._grpc.start()
         for name in ("", SERVICE):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -128,19 +184,31 @@ class Server:
             tls=bool(self.config.tls_cert),
             token=bool(self.config.token),
             max_concurrent=self.config.limits.max_concurrent,
+            swept_stale_folders=len(swept),
         )
 
     def stop(self, grace: float | None = None) -> threading.Event:
-        """Refuse new calls (health: NOT_SERVING), let running ones finish for `grace`
-        seconds, then cancel the rest. The event is set once everything has stopped."""
-        self.health.enter_graceful_shutdown()
+        """Drain: health says NOT_SERVING and new calls are refused (UNAVAILABLE) at once,
+        while the port stays open; running work gets `grace` seconds to finish and stream its
+        result, then gRPC cancels the rest. The event is set once everything has stopped.
+        A second call (a second signal) cancels what still runs."""
+        if self._stopped is not None:
+            self._grpc.stop(0)
+            return self._stopped
+        self._stopped = done = threading.Event()
+        self.servicer.draining.set()
+        for name in ("", SERVICE):
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         log.event("drain", running=self.pool.running, grace_seconds=grace)
-        stopped = self._grpc.stop(grace)
-        done = threading.Event()
+        deadline = time.monotonic() + (grace or 0)
 
         def finish() -> None:
-            stopped.wait()
+            while self.pool.running and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self._grpc.stop(max(0.0, deadline - time.monotonic())).wait()
             self.pool.shutdown()
+            if self.workdir is not None:
+                shutil.rmtree(self.workdir, ignore_errors=True)
             log.event("stop")
             done.set()
 

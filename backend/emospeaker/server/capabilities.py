@@ -21,8 +21,9 @@ from .limits import Limits
 
 
 class CapabilitiesCache:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, checkpoint_dir: Path | None = None) -> None:
         self._limits = limits
+        self._checkpoint_dir = checkpoint_dir
         self._value: pb.Capabilities | None = None
         self._lock = threading.Lock()
 
@@ -33,16 +34,17 @@ class CapabilitiesCache:
     def get(self) -> pb.Capabilities:
         with self._lock:
             if self._value is None:
-                self._value = build(self._limits)
+                self._value = build(self._limits, self._checkpoint_dir)
             return self._value
 
 
-def build(limits: Limits) -> pb.Capabilities:
-    """Lists the registries through snapshots: plug-ins may register while this runs."""
+def build(limits: Limits, checkpoint_dir: Path | None = None) -> pb.Capabilities:
+    """Lists the registries through snapshots: plug-ins may register while this runs.
+    Engines list the options a client may set, with the checkpoint names this server has."""
     renderers = [_renderer_info(name) for name in list(RENDERERS)]
     return pb.Capabilities(
         version=__version__,
-        engines=[_engine_info(name) for name in list(ENGINES)],
+        engines=[_engine_info(name, checkpoint_dir) for name in list(ENGINES)],
         renderers=[r.name for r in renderers if r.available],
         renderer_info=renderers,
         channels=ALL_CHANNELS,
@@ -56,26 +58,38 @@ def build(limits: Limits) -> pb.Capabilities:
             max_intensity=MAX_INTENSITY,
             max_frames_per_chunk=limits.max_frames_per_chunk,
             max_transcript_chars=limits.max_transcript_chars,
+            max_track_values=limits.max_track_values,
+            max_render_pixels=limits.max_render_pixels,
+            max_emotion_keys=limits.max_emotion_keys,
+            max_portrait_pixels=limits.max_portrait_pixels,
+            max_layers=limits.max_layers,
         ),
         compute_device=compute_device(),
     )
 
 
-def _engine_info(name: str) -> pb.EngineInfo:
+def _engine_info(name: str, checkpoint_dir: Path | None = None) -> pb.EngineInfo:
     try:
         engine = get_engine(name)
     except Exception as exc:  # any import failure makes the engine unavailable, not the server
         return pb.EngineInfo(name=name, available=False, unavailable_reason=_reason(exc))
+    choices = engine.remote_choices(checkpoint_dir)
     return pb.EngineInfo(
         name=name,
         version=engine.version,
         description=engine.description,
-        options=[_option_info(k, o) for k, o in engine.options.items()],
+        options=[
+            _option_info(k, o, choices.get(k))
+            for k, o in engine.options.items()
+            if k in engine.remote_allowed
+        ],
         available=True,
     )
 
 
-def _option_info(name: str, option: Option) -> pb.EngineOption:
+def _option_info(
+    name: str, option: Option, choices: tuple[str, ...] | None = None
+) -> pb.EngineOption:
     default = option.default
     text = ("true" if default else "false") if isinstance(default, bool) else str(default)
     info = pb.EngineOption(
@@ -83,7 +97,7 @@ def _option_info(name: str, option: Option) -> pb.EngineOption:
         default_value=text,
         help=option.help,
         type=type(default).__name__,
-        choices=list(option.choices or ()),
+        choices=list(choices or option.choices or ()),
     )
     if option.minimum is not None:
         info.minimum = option.minimum

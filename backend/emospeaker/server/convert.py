@@ -38,10 +38,12 @@ def set_floats(message: Any, name: str, values: np.ndarray) -> None:
 
 
 def fps_from_wire(request: pb.AnimateRequest) -> Fraction:
-    return _fps(request.fps, "fps") if request.HasField("fps") else DEFAULT_FPS
+    return wire_fps(request.fps, "fps") if request.HasField("fps") else DEFAULT_FPS
 
 
-def _fps(rate: pb.Rational, where: str) -> Fraction:
+def wire_fps(rate: pb.Rational, where: str) -> Fraction:
+    """A wire Rational as a frame rate; terms too large for a video file are snapped to the
+    nearest sensible ratio (see track.snap_fps)."""
     num, den = rate.num, rate.den or 1
     if num <= 0 or den <= 0 or num > MAX_FPS * den:
         raise InputError(
@@ -241,7 +243,7 @@ def track_to_wire(track: FaceTrack, per_chunk: int = 4096) -> pb.Track:
 def track_from_wire(message: pb.Track, max_seconds: float) -> FaceTrack:
     """A FaceTrack from a whole wire Track (e.g. a Render request), validated; at most
     `max_seconds` long."""
-    fps = _fps(message.header.fps, "track.header.fps")
+    fps = wire_fps(message.header.fps, "track.header.fps")
     if message.header.frames > max_seconds * fps + 1:
         raise LimitError(
             f"track.header.frames {message.header.frames} at {fps} fps is longer than the "
@@ -288,10 +290,13 @@ def _build_track(
         )
     try:
         provenance = json.loads(rest.provenance_json) if rest.provenance_json else {}
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}.provenance_json is not JSON ({exc})", field=where) from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(
+            f"{where}.provenance_json is not JSON ({type(exc).__name__})",
+            field=f"{where}.provenance_json",
+        ) from None
     return FaceTrack(
-        fps=_fps(header.fps, f"{where}.header.fps"),
+        fps=wire_fps(header.fps, f"{where}.header.fps"),
         layers=layers,
         channels=tuple(channels),
         start_frame=header.start_frame,

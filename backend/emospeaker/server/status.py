@@ -11,7 +11,7 @@ import uuid
 import grpc
 
 from ..errors import Cancelled, EmoSpeakerError, InputError, LimitError
-from .limits import Busy
+from .limits import Busy, ShuttingDown
 from .plans import Unavailable, Unimplemented
 
 Metadata = tuple[tuple[str, str], ...]
@@ -24,6 +24,8 @@ def status_of(
     metadata: Metadata = (("emospeaker-field", _ascii(field)),) if field else ()
     if isinstance(exc, Busy):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), (("emospeaker-busy", "1"),)
+    if isinstance(exc, ShuttingDown):
+        return grpc.StatusCode.UNAVAILABLE, str(exc), ()
     if isinstance(exc, LimitError):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), metadata
     if isinstance(exc, InputError):
@@ -45,6 +47,23 @@ def status_of(
         f"internal error (incident {incident}); the server log has the details",
         (("emospeaker-incident", incident),),
     )
+
+
+def forget_traceback(exc: BaseException) -> None:
+    """Drop the frames a handled exception holds, with those of its causes and contexts.
+
+    A failed call's exception references its traceback, whose frames reference the request,
+    the plan and often the Future that holds the exception: a cycle only the cyclic GC frees,
+    so a failed big request would keep its memory until some later collection.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        item = pending.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        item.__traceback__ = None
+        pending += [item.__cause__, item.__context__]
 
 
 def _ascii(text: str) -> str:

@@ -19,6 +19,7 @@ import atexit
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -43,6 +44,7 @@ MAX_CHUNK_SECONDS = 8.0
 MIN_PAUSE_SECONDS = 0.12
 SKIP_PAUSE_SECONDS = 0.4  # the inside of longer pauses is silence: not worth decoding
 PAUSE_MARGIN_SECONDS = 0.15
+PARENT_POLL_SECONDS = 0.5  # how soon a worker notices its parent died
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -63,8 +65,31 @@ def _get_pool() -> ProcessPoolExecutor | None:
         if _pool is None and worker_count() > 0:
             # spawn: safe in threaded servers (no fork of a process with threads)
             context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(worker_count(), mp_context=context)
+            _pool = ProcessPoolExecutor(
+                worker_count(),
+                mp_context=context,
+                initializer=watch_parent,
+                initargs=(os.getpid(),),
+            )
         return _pool
+
+
+def watch_parent(parent: int) -> None:
+    """Run in each worker: end it as soon as `parent` (the process that started it) is gone,
+    whatever ended the parent (kill -9 runs no clean-up), so no decoder is left orphaned.
+    A thread that polls, not PR_SET_PDEATHSIG: that signal fires when the parent's *thread*
+    that spawned the worker ends, which in a server is any worker thread."""
+    if os.getppid() != parent:
+        os._exit(0)
+    threading.Thread(
+        target=_exit_when_orphaned, args=(parent,), name="emospeaker-watch-parent", daemon=True
+    ).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(0)
 
 
 def _discard_pool(pool: ProcessPoolExecutor) -> None:

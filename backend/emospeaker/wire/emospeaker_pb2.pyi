@@ -54,7 +54,7 @@ class EngineInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., options: _Optional[_Iterable[_Union[EngineOption, _Mapping]]] = ..., available: bool = ..., unavailable_reason: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_audio_seconds", "max_message_bytes", "max_concurrent", "max_fps", "max_intensity", "max_frames_per_chunk", "max_transcript_chars")
+    __slots__ = ("max_audio_seconds", "max_message_bytes", "max_concurrent", "max_fps", "max_intensity", "max_frames_per_chunk", "max_transcript_chars", "max_track_values", "max_render_pixels", "max_emotion_keys", "max_portrait_pixels", "max_layers")
     MAX_AUDIO_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,11 @@ class Limits(_message.Message):
     MAX_INTENSITY_FIELD_NUMBER: _ClassVar[int]
     MAX_FRAMES_PER_CHUNK_FIELD_NUMBER: _ClassVar[int]
     MAX_TRANSCRIPT_CHARS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRACK_VALUES_FIELD_NUMBER: _ClassVar[int]
+    MAX_RENDER_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_EMOTION_KEYS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PORTRAIT_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_LAYERS_FIELD_NUMBER: _ClassVar[int]
     max_audio_seconds: float
     max_message_bytes: int
     max_concurrent: int
@@ -69,7 +74,12 @@ class Limits(_message.Message):
     max_intensity: float
     max_frames_per_chunk: int
     max_transcript_chars: int
-    def __init__(self, max_audio_seconds: _Optional[float] = ..., max_message_bytes: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., max_fps: _Optional[float] = ..., max_intensity: _Optional[float] = ..., max_frames_per_chunk: _Optional[int] = ..., max_transcript_chars: _Optional[int] = ...) -> None: ...
+    max_track_values: int
+    max_render_pixels: int
+    max_emotion_keys: int
+    max_portrait_pixels: int
+    max_layers: int
+    def __init__(self, max_audio_seconds: _Optional[float] = ..., max_message_bytes: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., max_fps: _Optional[float] = ..., max_intensity: _Optional[float] = ..., max_frames_per_chunk: _Optional[int] = ..., max_transcript_chars: _Optional[int] = ..., max_track_values: _Optional[int] = ..., max_render_pixels: _Optional[int] = ..., max_emotion_keys: _Optional[int] = ..., max_portrait_pixels: _Optional[int] = ..., max_layers: _Optional[int] = ...) -> None: ...
 
 class RendererInfo(_message.Message):
     __slots__ = ("name", "available", "unavailable_reason", "needs_portrait", "sizes")

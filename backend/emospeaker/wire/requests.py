@@ -64,11 +64,13 @@ def rational(fps: Any) -> pb.Rational:
     elif isinstance(fps, str) and "/" in fps:
         num, den = fps.split("/", 1)
         value = Fraction(int(num), int(den))
-    else:  # a decimal near an NTSC rate (23.976, 29.97, 59.94) means that n/1001 rate
+    else:  # a decimal: snapped to the nearest sensible rate (the backend's track.snap_fps)
         value = Fraction(str(fps).strip())
         ntsc = Fraction(round(value * 1001 / 1000) * 1000, 1001)
         if value.denominator != 1 and ntsc > 0 and abs(float(value - ntsc)) < 0.005:
             value = ntsc
+        elif value.denominator > 1001:  # e.g. Blender's fps / fps_base, OpenCV's 30.0003
+            value = value.limit_denominator(1001)
     return pb.Rational(num=value.numerator, den=value.denominator)
 
 

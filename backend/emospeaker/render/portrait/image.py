@@ -40,6 +40,16 @@ def decode_portrait(
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def header_pixels(
+    data: bytes, name: str, *, field: str = "portrait", max_pixels: int = MAX_PORTRAIT_PIXELS
+) -> int:
+    """width x height of an encoded image from its header alone (nothing is decoded):
+    InputError when it is not an image, LimitError over `max_pixels`."""
+    width, height = _header_size(data, name, field, max_pixels)
+    _check_size(width, height, name, field, max_pixels)
+    return width * height
+
+
 def _header_size(data: bytes, name: str, field: str, max_pixels: int) -> tuple[int, int]:
     """(width, height) from the header alone."""
     from PIL import Image, UnidentifiedImageError

@@ -39,7 +39,7 @@ LAYERS: tuple[str, ...] = ("lips", "emotion", "head", "eyes")
 
 _SIDE_SUFFIX = re.compile(r"[._\-\s]([LlRr])$")  # eyeBlink_L, eyeBlink.R, eyeBlink-l
 _BARE_SIDE = re.compile(r"(?<=[a-z])([LR])$")  # eyeBlinkL (tried only when nothing else fits)
-_PREFIX_END = re.compile(r"[.:|/]")  # blendShape1.jawOpen, Face:jawOpen
+_PREFIX_END = re.compile(r"[._:|/\-\s]")  # blendShape1.jawOpen, Face:jawOpen, A01_jawOpen
 
 
 def normalise(name: str) -> str:
@@ -52,7 +52,12 @@ _CANONICAL = {normalise(c): c for c in ARKIT_BLENDSHAPES}
 
 
 def channel_for(name: str) -> str | None:
-    """The ARKit blendshape a shape key name means, or None."""
+    """The ARKit blendshape a shape key name means, or None.
+
+    Tries the whole name, then what follows each separator (so a prefix such as
+    `blendShape1.`, `Face:`, `A01_` or `CTRL_expressions_` is dropped); each candidate is
+    compared without case or separators, with `_L`/`.R`/`-l`-style side suffixes read as
+    Left/Right, and a bare trailing `L`/`R` (`eyeBlinkL`) as a last resort."""
     cuts = [0] + [m.end() for m in _PREFIX_END.finditer(name)]
     for candidate in (name[i:] for i in cuts):
         found = _CANONICAL.get(normalise(candidate))
@@ -66,10 +71,20 @@ def channel_for(name: str) -> str | None:
 
 
 def match_shape_keys(names: Iterable[str]) -> dict[str, str]:
-    """{ARKit channel: shape key name} for every channel some name means (first one wins)."""
+    """{ARKit channel: shape key name} for every channel some name means.
+
+    A name that spells the channel exactly wins over one that only means it (`jawOpen` over
+    `Old_jawOpen`); otherwise the first name wins."""
     found: dict[str, str] = {}
     for name in names:
         channel = channel_for(name)
-        if channel is not None and channel not in found:
+        if channel is None:
+            continue
+        if channel not in found or (name == channel and found[channel] != channel):
             found[channel] = name
     return found
+
+
+def unmatched(found: dict[str, str]) -> list[str]:
+    """The ARKit blendshapes no shape key receives, in the FaceTrack's order."""
+    return [c for c in ARKIT_BLENDSHAPES if c not in found]

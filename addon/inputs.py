@@ -12,10 +12,10 @@ from typing import Any
 import bpy
 import numpy as np
 
-from . import compat
+from . import compat, emotion
 from .arkit import EMOTIONS, MAX_INTENSITY
 
-EMOTION_PATH = "emospeaker.{}"
+EMOTION_PATH = emotion.EMOTION_PATH
 
 
 class InputProblem(Exception):
@@ -125,13 +125,16 @@ def _duration(path: str) -> float | None:
 def emotion_curves(obj: bpy.types.Object, start: int, frames: int) -> np.ndarray:
     """The eight emotion properties at frames start .. start+frames-1, as [frames, 8].
 
-    Reads the F-curves of the object's active action (what the Emotion panel keys and the
-    Graph Editor edits); a property without a curve holds its current value.
+    Reads the F-curves of the face's emotion object (what the Emotion panel keys and the
+    Graph Editor edits, see emotion.py); a property without a curve holds its current value.
     """
-    curves = {fc.data_path: fc for fc in compat.active_fcurves(obj.animation_data)}
-    out = np.empty((frames, len(EMOTIONS)), dtype=np.float32)
+    source = emotion.holder(obj)
+    out = np.zeros((frames, len(EMOTIONS)), dtype=np.float32)
+    if source is None:
+        return out
+    curves = {fc.data_path: fc for fc in compat.active_fcurves(source.animation_data)}
     at = range(start, start + frames)
-    state = obj.emospeaker
+    state = source.emospeaker
     for j, name in enumerate(EMOTIONS):
         fc = curves.get(EMOTION_PATH.format(name))
         if fc is None or fc.mute:

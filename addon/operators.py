@@ -10,10 +10,10 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import bake, exporting, mapping, prefs, shots, tasks
+from . import bake, emotion, exporting, mapping, prefs, restore, shots, tasks
 from . import track as tracks
 from .arkit import EMOTIONS, MAX_INTENSITY
-from .inputs import EMOTION_PATH, InputProblem, gather, scene_fps
+from .inputs import InputProblem, gather, scene_fps
 from .properties import EMOTION_ITEMS
 
 HEAD_FILE = Path(__file__).parent / "head.glb"
@@ -68,15 +68,17 @@ class EMOSPEAKER_OT_key_emotion(_OnFace, bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _target(context)
         frame = context.scene.frame_current if self.frame == -(2**31) else self.frame
-        state = obj.emospeaker
+        values = dict(zip(EMOTIONS, emotion.current(obj), strict=True))
         for name in EMOTIONS:
             if name == self.emotion:
-                setattr(state, name, self.intensity)
+                values[name] = self.intensity
             elif self.exclusive:
-                setattr(state, name, 0.0)
-        for name in EMOTIONS:
-            obj.keyframe_insert(EMOTION_PATH.format(name), frame=frame, group="EmoSpeaker Emotion")
-        self.report({"INFO"}, f"keyed {self.emotion} {self.intensity:g} at frame {frame}")
+                values[name] = 0.0
+        carrier = emotion.key(obj, values, frame)
+        self.report(
+            {"INFO"},
+            f"keyed {self.emotion} {self.intensity:g} at frame {frame} on '{carrier.name}'",
+        )
         return {"FINISHED"}
 
 
@@ -287,7 +289,9 @@ class EMOSPEAKER_OT_bake_file(_Baking, bpy.types.Operator, ImportHelper):
 
 
 class EMOSPEAKER_OT_clear_bake(_OnFace, bpy.types.Operator):
-    """Remove every NLA track and action EmoSpeaker baked on the face (and head target)"""
+    """Remove every NLA track and action EmoSpeaker baked on the face and head targets, and
+    put back what was there before the first bake: shape-key values, head pose, the actions
+    that were active (Ctrl Z brings the bake back)"""
 
     bl_idname = "emospeaker.clear_bake"
     bl_label = "Clear Bake"
@@ -299,8 +303,11 @@ class EMOSPEAKER_OT_clear_bake(_OnFace, bpy.types.Operator):
             head = mapping.head_target(context.scene.emospeaker, obj)
         except mapping.MappingProblem:
             head = None
-        removed = bake.clear(obj, head)
-        self.report({"INFO"}, f"removed {removed} EmoSpeaker tracks")
+        removed = restore.restore(obj, [head] if head is not None else [])
+        context.scene.frame_set(context.scene.frame_current)
+        self.report(
+            {"INFO"}, f"removed {removed} EmoSpeaker tracks; the face is back as it was before"
+        )
         return {"FINISHED"}
 
 
@@ -431,7 +438,7 @@ def _with_followers(objects: list, scene: bpy.types.Scene) -> list:
         parent = o.parent
         while parent is not None and parent not in chosen:
             parent = parent.parent
-        if parent is not None and o not in chosen:
+        if parent is not None and o not in chosen and not emotion.is_carrier(o):
             chosen.append(o)
     return chosen
 

@@ -49,17 +49,75 @@ class ChannelBinding(bpy.types.PropertyGroup):
         return self.channel in HEAD_CHANNELS
 
 
+class SavedState(bpy.types.PropertyGroup):
+    """What one owner (the face's shape keys, or a head target) had before the first bake:
+    restored exactly by Clear Bake (see restore.py)."""
+
+    kind: StringProperty(name="Kind", description="KEY: the face's shape keys; HEAD: a head target")
+    obj: PointerProperty(type=bpy.types.Object, name="Object")
+    bone: StringProperty(name="Bone")
+    values: StringProperty(name="Values", description="The values, as JSON")
+    action: PointerProperty(
+        type=bpy.types.Action, name="Action", description="The action that was active there"
+    )
+    slot: StringProperty(name="Slot", description="Its slot's identifier (Blender 4.4+)")
+
+
+class PoseValue(bpy.types.PropertyGroup):
+    """One channel of a custom emotion pose."""
+
+    channel: StringProperty(name="Channel", description="ARKit blendshape name")
+    value: FloatProperty(name="Value", min=-1.0, max=1.0, description="Weight at intensity 1")
+
+
+class EmotionPose(bpy.types.PropertyGroup):
+    """The character's own face for one emotion at intensity 1 (its shape keys as stored by
+    Store Pose, read back through the channel mapping); replaces the built-in prototype."""
+
+    emotion: StringProperty(name="Emotion")
+    values: CollectionProperty(type=PoseValue)
+
+
 # Eight floats named after the categories, in the backend's order (curves are sent that way).
+# They are keyed on the character's emotion object (see emotion.py), never on the face itself.
 _ObjectAnnotations = {name: _emotion(name) for name in EMOTIONS}
 _ObjectAnnotations.update(
     mapping=CollectionProperty(type=ChannelBinding),
     mapping_index=IntProperty(),
-)
+    emotion_object=PointerProperty(
+        type=bpy.types.Object,
+        name="Emotion Keys",
+        description="The EmoSpeaker object whose own action holds this character's emotion keys",
+    ),
+    poses=CollectionProperty(type=EmotionPose),
+    mouth_gain=FloatProperty(
+        name="Mouth", default=1.0, min=0.0, max=2.0,
+        description="How wide this character's jaw and lips open when speaking "
+        "(engine option lip_gain)",
+    ),
+    head_motion=FloatProperty(
+        name="Head Motion", default=1.0, min=0.0, max=3.0,
+        description="How much this character's head moves and brows rise with the speech "
+        "(engine option head_motion)",
+    ),
+    blink_rate=FloatProperty(
+        name="Blink Rate", default=1.0, min=0.0, max=4.0,
+        description="How often this character blinks, relative to the emotion's natural rate "
+        "(engine option blink_rate)",
+    ),
+    saved=CollectionProperty(type=SavedState),
+    head_owner=PointerProperty(
+        type=bpy.types.Object, name="Head Target Baked",
+        description="Where the last bake put head pose (a new target first clears this one)",
+    ),
+    head_owner_bone=StringProperty(name="Head Bone Baked"),
+)  # fmt: skip
 EmotionState = type(
     "EmotionState",
     (bpy.types.PropertyGroup,),
     {
-        "__doc__": "Emotion intensities (animatable) and the channel mapping of one object.",
+        "__doc__": "One character: emotion intensities (animatable), channel mapping, custom "
+        "emotion poses and gains, and what Clear Bake restores.",
         "__annotations__": _ObjectAnnotations,
     },
 )
@@ -122,13 +180,16 @@ class SceneSettings(bpy.types.PropertyGroup):
     seed: IntProperty(name="Seed", default=0, min=0)
     head_mode: EnumProperty(
         name="Head Pose",
+        description="Where the head's turns and nods go",
         items=(
-            ("OBJECT", "Object", "Turn an object (its delta transform): the head's pivot, or "
-             "the face itself"),
+            ("AUTO", "Automatic", "The rig's head (else neck) bone, else the face's top-level "
+             "parent, else the face turned about a pivot behind its eyes"),
+            ("OBJECT", "Object", "Turn an object (its delta transform); empty: the face, about "
+             "a pivot behind its eyes"),
             ("BONE", "Bone", "Turn a bone of an armature"),
             ("NONE", "None", "Do not bake head pose"),
         ),
-        default="OBJECT",
+        default="AUTO",
     )  # fmt: skip
     head_object: PointerProperty(
         type=bpy.types.Object,
@@ -193,7 +254,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
 
 
-CLASSES = (ChannelBinding, EmotionState, SceneSettings)
+CLASSES = (ChannelBinding, SavedState, PoseValue, EmotionPose, EmotionState, SceneSettings)
 
 
 def register() -> None:

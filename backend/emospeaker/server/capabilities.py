@@ -72,6 +72,7 @@ def _engine_info(name: str) -> pb.EngineInfo:
         description=engine.description,
         options=[_option_info(k, o) for k, o in engine.options.items()],
         available=True,
+        emotion_poses=engine.supports_emotion_poses,
     )
 
 

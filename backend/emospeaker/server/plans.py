@@ -50,6 +50,7 @@ class AnimatePlan:
     seed: int
     options: dict[str, str]
     frames_per_chunk: int
+    emotion_poses: dict[str, dict[str, float]]
     max_audio_seconds: float
 
     def run(self, job: Job) -> tuple[FaceTrack, Audio]:
@@ -69,6 +70,7 @@ class AnimatePlan:
             engine=self.engine,
             seed=self.seed,
             options=self.options,
+            emotion_poses=self.emotion_poses,
             job=job.part(DECODE_SHARE, 1.0),
         )
         return track, audio
@@ -100,6 +102,7 @@ def plan_animate(request: pb.AnimateRequest, limits: Limits) -> AnimatePlan:
         raise InputError("audio is required: set audio.encoded or audio.pcm", field="audio")
     engine = _engine(request.engine or "default")
     engine.resolve_options(dict(request.options))  # validates names and values
+    poses = convert.poses_from_wire(request)
     return AnimatePlan(
         audio=request.audio,
         fps=fps,
@@ -110,6 +113,7 @@ def plan_animate(request: pb.AnimateRequest, limits: Limits) -> AnimatePlan:
         seed=int(request.seed),
         options=dict(request.options),
         frames_per_chunk=per_chunk,
+        emotion_poses=poses,
         max_audio_seconds=limits.max_audio_seconds,
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 import bpy
 import numpy as np
 
-from . import compat, emotion
+from . import backend, compat, emotion, poses
 from .arkit import EMOTIONS, MAX_INTENSITY
 
 EMOTION_PATH = emotion.EMOTION_PATH
@@ -37,6 +37,7 @@ class Request:
     seed: int = 0
     duration: float | None = None  # of the audio in seconds, when Blender could tell
     notes: list[str] = field(default_factory=list)
+    poses: dict[str, dict[str, float]] = field(default_factory=dict)  # custom emotion poses
 
     def animate_request(self) -> Any:
         """The wire's AnimateRequest for these values."""
@@ -51,6 +52,7 @@ class Request:
             engine=self.engine,
             options=self.options,
             seed=self.seed,
+            emotion_poses=self.poses,
         )
 
 
@@ -172,6 +174,11 @@ def gather(context: bpy.types.Context) -> Request:
     transcript = (
         settings.transcript_text.as_string() if settings.transcript_text else settings.transcript
     )
+    engine = settings.engine.strip() or "default"
+    custom = poses.stored(obj)
+    if custom and backend.supports_poses(engine) is False:
+        notes.append(f"engine '{engine}' ignores custom emotion poses: its own emotions are used")
+    gains = backend.known_options(engine, poses.gains(obj), notes)
     return Request(
         audio=audio,
         audio_name=name,
@@ -184,8 +191,9 @@ def gather(context: bpy.types.Context) -> Request:
         ),
         transcript=transcript.strip(),
         engine=settings.engine.strip(),
-        options=parse_options(settings.options),
+        options={**gains, **parse_options(settings.options)},
         seed=settings.seed,
         duration=duration,
         notes=notes,
+        poses=custom,
     )

@@ -10,7 +10,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import bake, emotion, exporting, mapping, prefs, restore, shots, tasks
+from . import bake, emotion, exporting, mapping, poses, prefs, restore, shots, tasks
 from . import track as tracks
 from .arkit import EMOTIONS, MAX_INTENSITY
 from .inputs import InputProblem, gather, scene_fps
@@ -151,10 +151,13 @@ class _Baking(_OnFace):
         )
         if report.stashed:
             text += f"; stashed {', '.join(report.stashed)}"
+        warnings = list(track.provenance.get("warnings", []))
+        text += "".join(f"; {w}" for w in warnings)
         if report.unmatched:
             text += f"; no shape key for {', '.join(report.unmatched[:6])}"
             text += "..." if len(report.unmatched) > 6 else ""
-        self.report({"WARNING"} if report.unmatched or report.kept else {"INFO"}, text)
+        worry = report.unmatched or report.kept or warnings
+        self.report({"WARNING"} if worry else {"INFO"}, text)
         return {"FINISHED"}
 
 
@@ -449,6 +452,122 @@ def _frames(op: Any, scene: bpy.types.Scene, obj: bpy.types.Object) -> tuple[int
     return exporting.frame_range(scene, obj)
 
 
+class EMOSPEAKER_OT_store_pose(_OnFace, bpy.types.Operator):
+    """Store the face's current shape-key pose as this character's own pose for the chosen
+    emotion at intensity 1 (Generate then uses it instead of the built-in one)"""
+
+    bl_idname = "emospeaker.store_pose"
+    bl_label = "Store Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    emotion: EnumProperty(items=EMOTION_ITEMS, default="happy", options={"SKIP_SAVE"})
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.emotion = context.scene.emospeaker.key_emotion
+        return self.execute(context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        obj = _target(context)
+        try:
+            weights = poses.capture(obj)
+        except poses.PoseProblem as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if not weights:
+            self.report(
+                {"ERROR"}, "every mapped shape key is at rest: sculpt the emotion with them first"
+            )
+            return {"CANCELLED"}
+        poses.store(obj, self.emotion, weights)
+        self.report(
+            {"INFO"}, f"stored {len(weights)} channels as '{obj.name}''s {self.emotion} pose"
+        )
+        return {"FINISHED"}
+
+
+class EMOSPEAKER_OT_remove_pose(_OnFace, bpy.types.Operator):
+    """Forget this character's own pose for the chosen emotion (the built-in one is used
+    again)"""
+
+    bl_idname = "emospeaker.remove_pose"
+    bl_label = "Remove Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    emotion: EnumProperty(items=EMOTION_ITEMS, default="happy", options={"SKIP_SAVE"})
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.emotion = context.scene.emospeaker.key_emotion
+        return self.execute(context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not poses.remove(_target(context), self.emotion):
+            self.report({"WARNING"}, f"no {self.emotion} pose was stored")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"removed the {self.emotion} pose")
+        return {"FINISHED"}
+
+
+class EMOSPEAKER_OT_export_poses(_OnFace, bpy.types.Operator, ExportHelper):
+    """Save this character's emotion poses and gains as JSON, to reuse on another shot or
+    with `emospeaker animate --emotion-poses`"""
+
+    bl_idname = "emospeaker.export_poses"
+    bl_label = "Export Poses"
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        path = bpy.path.ensure_ext(self.filepath, ".json")
+        text = poses.to_json(_target(context))
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            self.report({"ERROR"}, f"cannot write {path}: {exc.strerror or exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"wrote {path}")
+        return {"FINISHED"}
+
+
+class EMOSPEAKER_OT_import_poses(_OnFace, bpy.types.Operator, ImportHelper):
+    """Load emotion poses and gains from JSON (replacing this character's)"""
+
+    bl_idname = "emospeaker.import_poses"
+    bl_label = "Import Poses"
+    bl_options = {"REGISTER", "UNDO"}
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            text = Path(self.filepath).read_text(encoding="utf-8")
+            count = poses.from_json(_target(context), text, Path(self.filepath).name)
+        except (OSError, poses.PoseProblem) as exc:
+            self.report({"ERROR"}, f"nothing imported: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"imported {count} emotion poses and the gains")
+        return {"FINISHED"}
+
+
+class EMOSPEAKER_OT_select_emotion_keys(_OnFace, bpy.types.Operator):
+    """Select the object holding the face's emotion keys, to edit them in the Graph Editor or
+    Dope Sheet"""
+
+    bl_idname = "emospeaker.select_emotion_keys"
+    bl_label = "Edit Emotion Curves"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        carrier = emotion.holder(_target(context))
+        if carrier is None:
+            self.report({"WARNING"}, "no emotion keys yet: press Key Emotion first")
+            return {"CANCELLED"}
+        carrier.hide_set(False)
+        carrier.select_set(True)
+        context.view_layer.objects.active = carrier
+        return {"FINISHED"}
+
+
 class EMOSPEAKER_OT_cancel(bpy.types.Operator):
     """Cancel the running EmoSpeaker call (same as Esc)"""
 
@@ -470,6 +589,11 @@ CLASSES = (
     EMOSPEAKER_OT_add_head,
     EMOSPEAKER_OT_export_track,
     EMOSPEAKER_OT_export_gltf,
+    EMOSPEAKER_OT_store_pose,
+    EMOSPEAKER_OT_remove_pose,
+    EMOSPEAKER_OT_export_poses,
+    EMOSPEAKER_OT_import_poses,
+    EMOSPEAKER_OT_select_emotion_keys,
     EMOSPEAKER_OT_cancel,
 )
 

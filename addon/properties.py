@@ -17,7 +17,7 @@ from bpy.props import (
 from . import backend, compat
 from .arkit import EMOTIONS, HEAD_CHANNELS, MAX_INTENSITY
 
-EMOTION_ITEMS = tuple((e, e.capitalize(), f"Key {e}") for e in EMOTIONS)  # enum items
+EMOTION_ITEMS = tuple((e, e.capitalize(), f"The {e} category") for e in EMOTIONS)  # enum items
 
 
 def _emotion(name: str) -> FloatProperty:
@@ -38,11 +38,19 @@ class ChannelBinding(bpy.types.PropertyGroup):
     shape_key: StringProperty(
         name="Shape Key", description="Shape key that receives the channel (empty: none)"
     )
-    gain: FloatProperty(name="Gain", default=1.0, soft_min=-2.0, soft_max=2.0)
+    gain: FloatProperty(
+        name="Gain",
+        default=1.0,
+        soft_min=-2.0,
+        soft_max=2.0,
+        description="Multiplies the channel before it reaches the shape key (or head pose)",
+    )
     offset: FloatProperty(
         name="Offset", default=0.0, soft_min=-1.0, soft_max=1.0, description="Added at rest"
     )
-    enabled: BoolProperty(name="Enabled", default=True)
+    enabled: BoolProperty(
+        name="Enabled", default=True, description="Bake this channel (off: leave it alone)"
+    )
 
     @property
     def is_head(self) -> bool:
@@ -161,7 +169,9 @@ class SceneSettings(bpy.types.PropertyGroup):
     sound_strip: StringProperty(
         name="Strip", description="Sound strip with the dialogue", search=_sound_strips
     )
-    audio_file: StringProperty(name="File", subtype="FILE_PATH")
+    audio_file: StringProperty(
+        name="File", subtype="FILE_PATH", description="Sound file with the dialogue"
+    )
     file_start: IntProperty(
         name="Start Frame", default=1, description="Timeline frame where the file's sound begins"
     )
@@ -173,11 +183,21 @@ class SceneSettings(bpy.types.PropertyGroup):
         name="Transcript Text",
         description="Text datablock with the transcript (wins over the line above)",
     )
-    engine: StringProperty(name="Engine", default="default", search=_engines)
+    engine: StringProperty(
+        name="Engine",
+        default="default",
+        search=_engines,
+        description="Backend engine: default (rules, no weights) or neural",
+    )
     options: StringProperty(
         name="Options", description="Engine options as name=value, separated by commas"
     )
-    seed: IntProperty(name="Seed", default=0, min=0)
+    seed: IntProperty(
+        name="Seed",
+        default=0,
+        min=0,
+        description="Seed for blinks, gaze and head drift (same seed, same animation)",
+    )
     head_mode: EnumProperty(
         name="Head Pose",
         description="Where the head's turns and nods go",
@@ -196,7 +216,9 @@ class SceneSettings(bpy.types.PropertyGroup):
         name="Head",
         description="Object to turn (empty: the face), or the armature with the head bone",
     )
-    head_bone: StringProperty(name="Bone", default="head", search=_bones)
+    head_bone: StringProperty(
+        name="Bone", default="head", search=_bones, description="Bone that turns the head"
+    )
     portrait_image: PointerProperty(
         type=bpy.types.Image,
         name="Portrait",
@@ -243,9 +265,15 @@ class SceneSettings(bpy.types.PropertyGroup):
         name="Emotion",
         items=EMOTION_ITEMS,
         default="happy",
+        description="Emotion that Key Emotion keys and Store Pose stores",
     )
     key_intensity: FloatProperty(
-        name="Intensity", default=1.0, min=0.0, max=MAX_INTENSITY, soft_max=1.0
+        name="Intensity",
+        default=1.0,
+        min=0.0,
+        max=MAX_INTENSITY,
+        soft_max=1.0,
+        description="Intensity Key Emotion keys: 0 none, 1 the strongest trained level",
     )
     key_exclusive: BoolProperty(
         name="Only This Emotion",

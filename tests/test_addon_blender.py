@@ -152,6 +152,7 @@ def test_keying_mapping_bake_undo_layers_and_exports(addon_zip: Path, tmp_path: 
     # emotion keys: all eight keyed each time; sampling equals Blender's own evaluation
     emotions = ["neutral", "angry", "contempt", "disgusted", "fear", "happy", "sad", "surprised"]
     assert r["emotion_curves"] == [[f"emospeaker.{e}", 3] for e in sorted(emotions)]
+    assert not r["emotion_on_face"]  # on the add-on's own emotion object, not the face
     assert r["emotion_sampling_max_diff"] == 0.0
     assert r["emotion_at"]["20"] == [0, 0, 0, 0, 0, 0, 0.5, 0]
     assert r["emotion_at"]["40"] == pytest.approx([0, 0, 0, 0, 0, 0, 0.5, 0.3])

@@ -55,10 +55,12 @@ def key_values(obj: bpy.types.Object, frames: list[int], names: dict[str, str]) 
 
 
 def emotions_by_frame_set(obj: bpy.types.Object, first: int, count: int, mod) -> list:  # noqa: ANN001
+    """The intensities Blender evaluates on the face's emotion object, frame by frame."""
+    holder = mod.emotion.holder(obj)
     rows = []
     for f in range(first, first + count):
         bpy.context.scene.frame_set(f)
-        rows.append([getattr(obj.emospeaker, e) for e in mod.arkit.EMOTIONS])
+        rows.append([getattr(holder.emospeaker, e) for e in mod.arkit.EMOTIONS])
     return rows
 
 
@@ -94,7 +96,8 @@ def keying_and_bake_file(args: dict) -> dict:
     key_emotions(
         face, [(1, "happy", 1.0, True), (20, "sad", 0.5, True), (40, "surprised", 0.3, False)]
     )
-    action = face.animation_data.action
+    action = mod.emotion.holder(face).animation_data.action
+    out["emotion_on_face"] = face.animation_data is not None and bool(face.animation_data.action)
     out["emotion_curves"] = sorted(
         (fc.data_path, len(fc.keyframe_points)) for fc in harness.fcurves(action)
     )
@@ -176,7 +179,9 @@ def keying_and_bake_file(args: dict) -> dict:
     out["gain_offset"] = key_values(face, probe, {"jawOpen": jaw})
     out["tracks_after_rebake"] = [(t.name, len(t.strips)) for t in tracks]
     out["our_actions"] = sorted(
-        (a.name, a.users) for a in bpy.data.actions if "emospeaker" in a.keys()
+        (a.name, a.users)
+        for a in bpy.data.actions
+        if "emospeaker" in a.keys() and "emotion keys" not in a["emospeaker"]
     )
     return out
 
@@ -202,7 +207,8 @@ def head_pose(args: dict) -> dict:
     bone.roll = 0.4
     bpy.ops.object.mode_set(mode="OBJECT")
     assert arm.pose.bones["head"].rotation_mode == "QUATERNION"  # the object uses XYZ Euler
-    bake.bake(track, face, bindings, bake.HeadTarget(arm, "head"), on_conflict="KEEP")
+    # another face: a new head target for the same face would release the first one
+    bake.bake(track, make_face(names, "Face2"), bindings, bake.HeadTarget(arm, "head"))
     out: dict = {"object": {}, "bone": {}, "euler_error": {}}
     from mathutils import Euler
 
@@ -268,7 +274,7 @@ def generate(args: dict) -> dict:
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 24, 1.001
     editor = scene.sequence_editor_create()
-    editor.strips.new_sound("dialogue", args["audio"], 1, 11)
+    harness.strips(editor).new_sound("dialogue", args["audio"], 1, 11)
     scene.emospeaker.sound_strip = "dialogue"
     text = bpy.data.texts.new("line")
     text.write(args["transcript"])
@@ -413,8 +419,10 @@ def render_shot(args: dict) -> dict:
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 24, 1.0
     editor = scene.sequence_editor_create()
-    editor.strips.new_sound("line", args["audio"], 1, 11)
-    editor.strips.new_effect("title", "COLOR", 2, 15, length=10)  # channel 2 is taken there
+    harness.strips(editor).new_sound("line", args["audio"], 1, 11)
+    harness.strips(editor).new_effect(
+        "title", "COLOR", 2, 15, length=10
+    )  # channel 2 is taken there
     settings = scene.emospeaker
     settings.sound_strip, settings.render_size = "line", "256"
     face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))

@@ -495,3 +495,115 @@ def test_every_panel_draws_in_every_state(addon_zip: Path, tmp_path: Path) -> No
     assert "neural: no torch" in drawn["baked"] and "Generate: starting" in drawn["baked"]
     assert "Renderer: mesh (built-in head)" in drawn["empty"]
     assert "Renderer: photo (the portrait)" in drawn["baked"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Animators' own rigs (issue 13)
+
+
+def turning_track(frames: int = 48, start: int = 10) -> FaceTrack:
+    """Lips moving and the head turning up to 0.2 rad (yaw and pitch), on two layers."""
+    t = np.arange(frames) / 24
+    lips = np.zeros((frames, 58), np.float32)
+    lips[:, 17] = 0.5 + 0.4 * np.sin(t * 5)  # jawOpen
+    head = np.zeros((frames, 58), np.float32)
+    head[:, 52] = 0.1 * np.sin(t * 2)  # pitch
+    head[:, 53] = 0.2 * np.sin(t * 3)  # yaw
+    emotion = np.zeros((frames, 58), np.float32)
+    emotion[:, 53] = 0.05
+    layers = {"lips": lips, "emotion": emotion, "head": head}
+    return FaceTrack(Fraction(24), layers, start_frame=start, provenance={"engine": "t"})
+
+
+def test_any_rig_naming_conventions_and_head_targets(addon_zip: Path, tmp_path: Path) -> None:
+    track = turning_track()
+    save_track(track, tmp_path / "track.json")
+    r = scenario("any_rig", tmp_path, zip=addon_zip, track=tmp_path / "track.json")
+    # each naming convention maps all 50 keys the face has; the two missing ones are reported
+    for label, got in r["conventions"].items():
+        assert got["right"] == 50 and got["wrong"] == [], (label, got)
+        assert got["panel"] and "mouthClose" not in got["panel"][0], (label, got)
+        assert "Unmatched (2)" in got["panel"][0] and "tongueOut" in " ".join(got["panel"])
+    # an armature: its head bone (not the neck); a face under an empty: the empty
+    assert r["armature"][:2] == ["Rig", "head"]
+    assert r["parent"][:2] == ["HeadRoot", ""]
+    # a lone face with a far origin turns about a pivot behind its eyes, never its origin
+    far = r["far"]
+    assert far["owner"] == "Far" and "eyeBlink" in far["reason"]
+    assert far["panel"] and "pivot behind the eyes" in " ".join(far["panel"])
+    pivot = np.array(far["pivot"])
+    assert 1.3 < pivot[2] < 1.55 and pivot[1] > -0.09  # at head height, behind the eyes
+    rest_eyes = np.array(far["rest_eyes"])
+    turned = [f for f in far["frames"].values() if f["angle"] > 0.1]
+    assert turned
+    for f in turned:
+        assert np.allclose(f["pivot"], far["rest_pivot"], atol=1e-5)  # the pivot stays put
+        eye_shift = np.linalg.norm(np.array(f["eyes"]) - rest_eyes)
+        about_origin = 2 * np.sin(f["angle"] / 2) * np.linalg.norm(rest_eyes)  # 1.5 m lever
+        assert eye_shift < 0.25 * about_origin, (eye_shift, about_origin)
+    # moving head pose to another object removes it from the face and restores the face
+    moved = r["moved"]
+    assert not any(n.startswith("EmoSpeaker") for n in moved["face_tracks"])
+    assert "EmoSpeaker head" in moved["other_tracks"]
+    assert moved["face_pose_back"]
+    # the rigged face: the head bone turns, not the neck and not the face object
+    assert r["rigged"]["bone_turn"] > 0.01
+    assert r["rigged"]["neck_turn"] == 0 and r["rigged"]["face_turn"] == pytest.approx(0, abs=1e-7)
+
+
+def test_clear_bake_restores_and_emotion_keys_stay_out_of_the_rigs_action(
+    addon_zip: Path, tmp_path: Path
+) -> None:
+    track = turning_track()
+    save_track(track, tmp_path / "track.json")
+    mid = track.start_frame + track.frames // 2
+    r = scenario(
+        "restore_and_emotion_keys", tmp_path, zip=addon_zip, track=tmp_path / "track.json", mid=mid
+    )
+    assert r["holder"] == "EmoSpeaker emotion Face"
+    assert not any(p.startswith("emospeaker") for p in r["capture_paths"]), r["capture_paths"]
+    assert r["bake"][0] == ["FINISHED"] and r["clear"][0] == ["FINISHED"]
+    assert r["baked_jaw"] != pytest.approx(0.123456789, abs=1e-3)  # the bake showed
+    assert max(abs(a) for a in r["baked_turn"]) > 0.03
+    # values, pose, actions and NLA tracks exactly as before the first bake
+    assert r["restored"], r.get("diff")
+    assert r["after_clear_jaw"] == float(np.float32(0.123456789))  # the float32 it held
+    assert r["active_after_clear"][0] == "Capture"
+    assert r["undo_brings_bake_back"] > 0  # one undo step undoes the Clear Bake
+    assert r["curves_nonzero"] and r["curves_same_after_delete"]
+
+
+def test_custom_emotion_poses_change_the_generated_track(
+    addon_zip: Path, server: dict, tmp_path: Path
+) -> None:
+    r = scenario(
+        "custom_poses", tmp_path, zip=addon_zip, address=server["address"],
+        audio=SAMPLE_AUDIO, out=tmp_path,
+    )  # fmt: skip
+    builtin, custom = r["builtin"], r["custom"]
+    # the built-in happy smiles; the character's own happy frowns and lowers a brow instead
+    assert max(builtin["values"]["mouthSmileLeft"]) > 0.5
+    assert "mouthFrownLeft" not in builtin["values"]
+    assert "mouthSmileLeft" not in custom["values"]
+    # scaled by the keyed intensity (1) with the built-in shaping and soft knee
+    from emospeaker.engines.default.emotion import shape_intensity, soft_knee
+
+    shaped = float(shape_intensity(np.array(1.0)))
+    frown = custom["values"]["mouthFrownLeft"]
+    assert frown == pytest.approx([float(soft_knee(np.array(0.8 * shaped)))] * len(frown), abs=1e-5)
+    brow = custom["values"]["browDownLeft"]
+    assert brow == pytest.approx([0.5 * shaped] * len(brow), abs=1e-5)
+    assert custom["provenance"]["emotion_poses"] == ["happy"]
+    options = custom["provenance"]["options"]
+    assert options["blink_rate"] == 0 and options["lip_gain"] == 1.5
+    # the exported file is the CLI's --emotion-poses format; importing it elsewhere gives back
+    # the same poses and gains, and a bad file changes nothing
+    from emospeaker.poses import load_poses
+
+    poses, gains = load_poses(tmp_path / "poses.json")
+    assert poses["happy"]["mouthFrownLeft"] == pytest.approx(0.8)
+    assert gains == {"lip_gain": 1.5, "head_motion": 1.0, "blink_rate": 0.0}
+    assert r["import"] == ["FINISHED"]
+    assert r["imported"][0]["happy"] == pytest.approx(poses["happy"])
+    assert r["bad_import"][0] == ["CANCELLED"] and "poses.glee" in r["bad_import"][1]
+    assert r["after_bad"]

@@ -66,11 +66,16 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         proc.wait(30)
 
 
+# The Python whose bpy runs the scenarios: this one (Blender 5.0), or another environment's
+# (tests/test_addon_blender42.py sets it to .venv-blender42's, with Blender 4.2 LTS)
+BLENDER_PYTHON = os.environ.get("EMOSPEAKER_BLENDER_PYTHON") or sys.executable
+
+
 def scenario(name: str, tmp: Path, **args: object) -> dict:
     env = cli_env()
     env["BLENDER_USER_RESOURCES"] = str(tmp / f"blender-{name}")  # never the home folder
     proc = subprocess.run(
-        [sys.executable, str(SCENARIOS), name, json.dumps(args, default=str)],
+        [BLENDER_PYTHON, str(SCENARIOS), name, json.dumps(args, default=str)],
         capture_output=True, text=True, env=env, timeout=240,
     )  # fmt: skip
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]

@@ -62,6 +62,23 @@ def strips(editor):  # noqa: ANN001, ANN201
     return editor.strips if hasattr(editor, "strips") else editor.sequences
 
 
+def add_dialogue(scene: bpy.types.Scene, name: str, path: str, start: int) -> str:
+    """The dialogue as a sound strip from `start`; where this Blender has no audio (the bpy
+    4.2 wheel is built without Audaspace, so it cannot make sound strips) the same sound as
+    Generate's audio file from `start`. Returns "STRIP" or "FILE"."""
+    settings = scene.emospeaker
+    editor = scene.sequence_editor_create()
+    try:
+        strips(editor).new_sound(name, path, 1, start)
+    except RuntimeError as exc:
+        if "Audaspace" not in str(exc):
+            raise
+        settings.audio_source, settings.audio_file, settings.file_start = "FILE", path, start
+        return "FILE"
+    settings.audio_source, settings.sound_strip = "STRIP", name
+    return "STRIP"
+
+
 def _animdata(idb) -> dict | None:  # noqa: ANN001
     ad = idb.animation_data
     if ad is None:

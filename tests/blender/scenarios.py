@@ -267,15 +267,13 @@ def bake_rollback(args: dict) -> dict:
 
 
 def generate(args: dict) -> dict:
-    """Sound strip at frame 11 on a 24000/1001 timeline, emotion keys, Generate on a real
-    backend, exports, then one undo."""
+    """Sound strip (a sound file on Blender 4.2) at frame 11 on a 24000/1001 timeline,
+    emotion keys, Generate on a real backend, exports, then one undo."""
     mod = install(args["zip"])
     addon_prefs().address = args["address"]
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 24, 1.001
-    editor = scene.sequence_editor_create()
-    harness.strips(editor).new_sound("dialogue", args["audio"], 1, 11)
-    scene.emospeaker.sound_strip = "dialogue"
+    harness.add_dialogue(scene, "dialogue", args["audio"], 11)
     text = bpy.data.texts.new("line")
     text.write(args["transcript"])
     scene.emospeaker.transcript_text = text
@@ -804,8 +802,7 @@ def custom_poses(args: dict) -> dict:
     addon_prefs().address = args["address"]
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 25, 1.0
-    editor = scene.sequence_editor_create()
-    harness.strips(editor).new_sound("dialogue", args["audio"], 1, 1)
+    harness.add_dialogue(scene, "dialogue", args["audio"], 1)
     face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
     scene.emospeaker.target = face
     scene.emospeaker.head_mode = "NONE"

@@ -207,8 +207,11 @@ class EMOSPEAKER_PT_layers(_Panel, bpy.types.Panel):
             return
         for track in sorted(tracks, key=lambda t: bake.layer_rank(bake.layer_of(t))):
             row = layout.row(align=True)
-            row.prop(track, "mute", text="", invert_checkbox=True, icon="HIDE_OFF")
-            row.label(text=track.name.removeprefix(bake.TRACK_PREFIX))  # e.g. `lips.001`
+            # the checkbox shows the layer: ticked = it plays; its label is the layer name
+            row.prop(
+                track, "mute", text=track.name.removeprefix(bake.TRACK_PREFIX),
+                invert_checkbox=True,
+            )  # fmt: skip
             for strip in track.strips:
                 if strip.use_animated_influence:
                     row.prop(strip, "influence", text=f"@{int(strip.frame_start)}", slider=True)
@@ -219,8 +222,7 @@ class EMOSPEAKER_UL_mapping(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_prop):  # noqa: ANN001, PLR0913
         obj = context.scene.emospeaker.target
         row = layout.row(align=True)
-        row.prop(item, "enabled", text="")
-        row.label(text=item.channel)
+        row.prop(item, "enabled", text=item.channel)
         if item.is_head:
             row.label(text="head pose", icon="OBJECT_DATA")
         elif obj is not None and obj.data.shape_keys:

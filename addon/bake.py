@@ -221,7 +221,7 @@ def bake(
 def _move_head(mesh: bpy.types.Object, head: HeadTarget | None, journal: _Journal) -> None:
     """Record where head pose went; a different target than last time first gets the old
     one's strips removed and its pose and action back (the head must not turn twice)."""
-    if head is None:
+    if head is None or not hasattr(mesh, "emospeaker"):  # not registered: bake.py alone
         return
     state = mesh.emospeaker
     if state.head_owner is not None and (state.head_owner, state.head_owner_bone) != (

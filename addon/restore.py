@@ -22,7 +22,11 @@ BONE_POSE = ("location", "rotation_euler", "rotation_quaternion")
 
 
 def remember(face: bpy.types.Object, head: bake.HeadTarget | None) -> list[int]:
-    """Record the face's and `head`'s state unless already recorded; the indices added."""
+    """Record the face's and `head`'s state unless already recorded; the indices added.
+    Nothing is recorded where the add-on's properties are not registered (bake.py used on its
+    own, as scripts/bench_bake.py does)."""
+    if not hasattr(face, "emospeaker"):
+        return []
     saved = face.emospeaker.saved
     added = []
     key = face.data.shape_keys

@@ -62,8 +62,10 @@ class SavedState(bpy.types.PropertyGroup):
     restored exactly by Clear Bake (see restore.py)."""
 
     kind: StringProperty(name="Kind", description="KEY: the face's shape keys; HEAD: a head target")
-    obj: PointerProperty(type=bpy.types.Object, name="Object")
-    bone: StringProperty(name="Bone")
+    obj: PointerProperty(
+        type=bpy.types.Object, name="Object", description="The face, or the head target"
+    )
+    bone: StringProperty(name="Bone", description="The head bone, for an armature")
     values: StringProperty(name="Values", description="The values, as JSON")
     action: PointerProperty(
         type=bpy.types.Action, name="Action", description="The action that was active there"
@@ -82,22 +84,30 @@ class EmotionPose(bpy.types.PropertyGroup):
     """The character's own face for one emotion at intensity 1 (its shape keys as stored by
     Store Pose, read back through the channel mapping); replaces the built-in prototype."""
 
-    emotion: StringProperty(name="Emotion")
-    values: CollectionProperty(type=PoseValue)
+    emotion: StringProperty(name="Emotion", description="The emotion category of this pose")
+    values: CollectionProperty(
+        type=PoseValue, name="Values", description="Channel weights at intensity 1"
+    )
 
 
 # Eight floats named after the categories, in the backend's order (curves are sent that way).
 # They are keyed on the character's emotion object (see emotion.py), never on the face itself.
 _ObjectAnnotations = {name: _emotion(name) for name in EMOTIONS}
 _ObjectAnnotations.update(
-    mapping=CollectionProperty(type=ChannelBinding),
-    mapping_index=IntProperty(),
+    mapping=CollectionProperty(
+        type=ChannelBinding, name="Channel Mapping",
+        description="Which shape key each FaceTrack channel drives, with gain and offset",
+    ),
+    mapping_index=IntProperty(name="Active Row", description="The selected mapping row"),
     emotion_object=PointerProperty(
         type=bpy.types.Object,
         name="Emotion Keys",
         description="The EmoSpeaker object whose own action holds this character's emotion keys",
     ),
-    poses=CollectionProperty(type=EmotionPose),
+    poses=CollectionProperty(
+        type=EmotionPose, name="Emotion Poses",
+        description="This character's own poses per emotion (Store Pose), used by Generate",
+    ),
     mouth_gain=FloatProperty(
         name="Mouth", default=1.0, min=0.0, max=2.0,
         description="How wide this character's jaw and lips open when speaking "
@@ -113,12 +123,17 @@ _ObjectAnnotations.update(
         description="How often this character blinks, relative to the emotion's natural rate "
         "(engine option blink_rate)",
     ),
-    saved=CollectionProperty(type=SavedState),
+    saved=CollectionProperty(
+        type=SavedState, name="Before Bake",
+        description="What Clear Bake puts back: the state before the first bake",
+    ),
     head_owner=PointerProperty(
         type=bpy.types.Object, name="Head Target Baked",
         description="Where the last bake put head pose (a new target first clears this one)",
     ),
-    head_owner_bone=StringProperty(name="Head Bone Baked"),
+    head_owner_bone=StringProperty(
+        name="Head Bone Baked", description="The bone of that target, for an armature"
+    ),
 )  # fmt: skip
 EmotionState = type(
     "EmotionState",
@@ -160,6 +175,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
     audio_source: EnumProperty(
         name="Audio",
+        description="Where the dialogue comes from",
         items=(
             ("STRIP", "Sound Strip", "A sound strip of the Sequencer, at its start frame"),
             ("FILE", "File", "A sound file, starting at the frame below"),
@@ -232,6 +248,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
     render_size: EnumProperty(
         name="Size",
+        description="Size of the rendered video",
         items=(
             ("256", "256", "256x256 around the face (fast)"),
             ("512", "512", "512x512 around the face"),
@@ -247,6 +264,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
     render_motion: EnumProperty(
         name="Motion",
+        description="What the face does in the rendered video",
         items=(
             ("BAKED", "Baked Animation", "What the face does on screen over the shot, with "
              "your edits (a new animation when nothing is baked there)"),

@@ -499,6 +499,8 @@ def test_every_panel_draws_in_every_state(addon_zip: Path, tmp_path: Path) -> No
     assert "lips" in drawn["baked"] and "EmoSpeaker 9.9 at 127.0.0.1:1 on cpu" in drawn["baked"]
     assert "neural: no torch" in drawn["baked"] and "Generate: starting" in drawn["baked"]
     assert "Renderer: mesh (built-in head)" in drawn["empty"]
+    assert all(any(t.startswith("Backend: ") for t in texts) for texts in drawn.values())
+    assert r["undescribed"] == [], r["undescribed"]  # every property and operator: a tooltip
     assert "Renderer: photo (the portrait)" in drawn["baked"]
 
 
@@ -585,6 +587,11 @@ def test_custom_emotion_poses_change_the_generated_track(
         "custom_poses", tmp_path, zip=addon_zip, address=server["address"],
         audio=SAMPLE_AUDIO, out=tmp_path,
     )  # fmt: skip
+    # the panel's status line: first "checking" at once, then what the backend said
+    assert r["status_first"][0] == "checking" and r["status_first"][2] < 0.1
+    assert r["status_up"][0] == "ok" and f"at {server['address']}" in r["status_up"][1]
+    assert "engines default" in r["status_up"][1]
+    assert r["status_down"][0] == "down" and "no backend at 127.0.0.1:9" in r["status_down"][1]
     builtin, custom = r["builtin"], r["custom"]
     # the built-in happy smiles; the character's own happy frowns and lowers a brow instead
     assert max(builtin["values"]["mouthSmileLeft"]) > 0.5

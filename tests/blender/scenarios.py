@@ -570,7 +570,22 @@ def ui_draw(args: dict) -> dict:
         )  # fmt: skip
     op, rna = bpy.types.EMOSPEAKER_OT_generate, bpy.ops.emospeaker.generate.get_rna_type()
     op.draw(harness.Drawn(op, calls, bl_rna=rna, _found=["action 'X' ..."]), ctx)
-    return {"drawn": drawn, "calls": len(calls)}
+    return {"drawn": drawn, "calls": len(calls), "undescribed": undescribed(mod)}
+
+
+def undescribed(mod) -> list[str]:  # noqa: ANN001
+    """Properties and operators of the add-on without a tooltip."""
+    missing = []
+    groups = [*mod.properties.CLASSES, type(addon_prefs())]
+    for cls in groups:
+        for prop in cls.bl_rna.properties:
+            if prop.identifier not in ("rna_type", "name", "bl_idname") and not prop.description:
+                missing.append(f"{cls.__name__}.{prop.identifier}")
+    for cls in [*mod.operators.CLASSES, *mod.prefs.CLASSES[1:]]:
+        module, name = cls.bl_idname.split(".")
+        if not getattr(getattr(bpy.ops, module), name).get_rna_type().description:
+            missing.append(cls.bl_idname)
+    return missing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -808,6 +823,19 @@ def custom_poses(args: dict) -> dict:
     scene.emospeaker.head_mode = "NONE"
     key_emotions(face, [(1, "happy", 1.0, True)])
     out: dict = {}
+
+    # the panel's backend line: answered from a background check, never blocking the UI
+    conn = mod.prefs.connection(bpy.context)
+    started = time.monotonic()
+    first = mod.backend.status(conn)
+    out["status_first"] = [*first, time.monotonic() - started]
+    while mod.backend.status(conn)[0] == "checking" and time.monotonic() - started < 20:
+        time.sleep(0.02)
+    out["status_up"] = list(mod.backend.status(conn))
+    closed = mod.backend.Connection("127.0.0.1:9")
+    while mod.backend.status(closed)[0] == "checking" and time.monotonic() - started < 40:
+        time.sleep(0.02)
+    out["status_down"] = list(mod.backend.status(closed))
 
     def generate_layer() -> dict:
         result, message = call(bpy.ops.emospeaker.generate)

@@ -217,13 +217,14 @@ class SceneSettings(bpy.types.PropertyGroup):
     head_mode: EnumProperty(
         name="Head Pose",
         description="Where the head's turns and nods go",
+        # numbered: files saved before Automatic existed keep their choice
         items=(
             ("AUTO", "Automatic", "The rig's head (else neck) bone, else the face's top-level "
-             "parent, else the face turned about a pivot behind its eyes"),
+             "parent, else the face turned about a pivot behind its eyes", "NONE", 3),
             ("OBJECT", "Object", "Turn an object (its delta transform); empty: the face, about "
-             "a pivot behind its eyes"),
-            ("BONE", "Bone", "Turn a bone of an armature"),
-            ("NONE", "None", "Do not bake head pose"),
+             "a pivot behind its eyes", "NONE", 0),
+            ("BONE", "Bone", "Turn a bone of an armature", "NONE", 1),
+            ("NONE", "None", "Do not bake head pose", "NONE", 2),
         ),
         default="AUTO",
     )  # fmt: skip

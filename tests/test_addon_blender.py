@@ -26,6 +26,7 @@ from conftest import BACKEND, ROOT, SAMPLE_AUDIO, SAMPLE_TEXT, cli_env
 if importlib.util.find_spec("bpy") is None:  # not imported here: Blender would start up
     pytest.skip("the add-on tests need the bpy wheel (Python 3.11)", allow_module_level=True)
 
+from emospeaker.emotion import EMOTIONS  # noqa: E402
 from emospeaker.formats import load_track, save_track  # noqa: E402
 from emospeaker.track import FaceTrack  # noqa: E402
 from emospeaker.wire import client as wire  # noqa: E402
@@ -615,6 +616,9 @@ def test_custom_emotion_poses_change_the_generated_track(
     poses, gains = load_poses(tmp_path / "poses.json")
     assert poses["happy"]["mouthFrownLeft"] == pytest.approx(0.8)
     assert gains == {"lip_gain": 1.5, "head_motion": 1.0, "blink_rate": 0.0}
+    stored, saved_gains, curves = r["reopened"]  # after saving and reopening the .blend
+    assert stored["happy"] == pytest.approx(poses["happy"]) and saved_gains["blink_rate"] == 0
+    assert curves[0][EMOTIONS.index("happy")] == 1.0
     assert r["import"] == ["FINISHED"]
     assert r["imported"][0]["happy"] == pytest.approx(poses["happy"])
     assert r["bad_import"][0] == ["CANCELLED"] and "poses.glee" in r["bad_import"][1]

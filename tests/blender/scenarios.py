@@ -872,6 +872,18 @@ def custom_poses(args: dict) -> dict:
     scene.emospeaker.target = other
     out["import"] = sorted(bpy.ops.emospeaker.import_poses(filepath=path))
     out["imported"] = [mod.poses.stored(other), mod.poses.gains(other)]
+    # saved in the .blend: poses, gains and the emotion keys come back with the file
+    blend = str(Path(args["out"]) / "poses.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=blend)
+    bpy.ops.wm.open_mainfile(filepath=blend)
+    reopened = bpy.data.objects["Face"]
+    out["reopened"] = [
+        mod.poses.stored(reopened),
+        mod.poses.gains(reopened),
+        mod.inputs.emotion_curves(reopened, 1, 3).tolist(),
+    ]
+    other = bpy.data.objects["Other"]
+    bpy.context.scene.emospeaker.target = other
     bad = Path(args["out"]) / "bad.json"
     bad.write_text('{"format": "emospeaker-emotion-poses", "version": 1, "poses": {"glee": {}}}')
     out["bad_import"] = call(bpy.ops.emospeaker.import_poses, filepath=str(bad))

@@ -827,8 +827,7 @@ def custom_poses(args: dict) -> dict:
     # the panel's backend line: answered from a background check, never blocking the UI
     conn = mod.prefs.connection(bpy.context)
     started = time.monotonic()
-    first = mod.backend.status(conn)
-    out["status_first"] = [*first, time.monotonic() - started]
+    out["status_first"] = list(mod.backend.status(conn))
     while mod.backend.status(conn)[0] == "checking" and time.monotonic() - started < 20:
         time.sleep(0.02)
     out["status_up"] = list(mod.backend.status(conn))

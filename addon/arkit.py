@@ -39,7 +39,7 @@ LAYERS: tuple[str, ...] = ("lips", "emotion", "head", "eyes")
 
 _SIDE_SUFFIX = re.compile(r"[._\-\s]([LlRr])$")  # eyeBlink_L, eyeBlink.R, eyeBlink-l
 _BARE_SIDE = re.compile(r"(?<=[a-z])([LR])$")  # eyeBlinkL (tried only when nothing else fits)
-_PREFIX_END = re.compile(r"[.:|/]")  # blendShape1.jawOpen, Face:jawOpen
+_PREFIX_END = re.compile(r"[._:|/\-\s]")  # blendShape1.jawOpen, Face:jawOpen, A01_jawOpen
 
 
 def normalise(name: str) -> str:
@@ -52,24 +52,45 @@ _CANONICAL = {normalise(c): c for c in ARKIT_BLENDSHAPES}
 
 
 def channel_for(name: str) -> str | None:
-    """The ARKit blendshape a shape key name means, or None."""
+    """The ARKit blendshape a shape key name means, or None.
+
+    Tries the whole name, then what follows each separator (so a prefix such as
+    `blendShape1.`, `Face:`, `A01_` or `CTRL_expressions_` is dropped); each candidate is
+    compared without case or separators, with `_L`/`.R`/`-l`-style side suffixes read as
+    Left/Right, and a bare trailing `L`/`R` (`eyeBlinkL`) as a last resort."""
+    return _match(name)[0]
+
+
+def _match(name: str) -> tuple[str | None, bool]:
+    """(channel, whether the whole name spells it, no prefix dropped)."""
     cuts = [0] + [m.end() for m in _PREFIX_END.finditer(name)]
-    for candidate in (name[i:] for i in cuts):
+    for cut in cuts:
+        candidate = name[cut:]
         found = _CANONICAL.get(normalise(candidate))
         if found:
-            return found
+            return found, cut == 0
         bare = _BARE_SIDE.sub(lambda m: "Left" if m.group(1) == "L" else "Right", candidate)
         found = _CANONICAL.get(normalise(bare))
         if found:
-            return found
-    return None
+            return found, cut == 0
+    return None, False
 
 
 def match_shape_keys(names: Iterable[str]) -> dict[str, str]:
-    """{ARKit channel: shape key name} for every channel some name means (first one wins)."""
-    found: dict[str, str] = {}
+    """{ARKit channel: shape key name} for every channel some name means.
+
+    A name that means the channel as a whole (`jawOpen`, `JawOpen`) wins over one that means
+    it only after a prefix is dropped (`Old_jawOpen`); otherwise the first name wins."""
+    found: dict[str, tuple[str, bool]] = {}
     for name in names:
-        channel = channel_for(name)
-        if channel is not None and channel not in found:
-            found[channel] = name
-    return found
+        channel, whole = _match(name)
+        if channel is None:
+            continue
+        if channel not in found or (whole and not found[channel][1]):
+            found[channel] = (name, whole)
+    return {channel: name for channel, (name, _) in found.items()}
+
+
+def unmatched(found: dict[str, str]) -> list[str]:
+    """The ARKit blendshapes no shape key receives, in the FaceTrack's order."""
+    return [c for c in ARKIT_BLENDSHAPES if c not in found]

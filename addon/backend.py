@@ -13,6 +13,7 @@ import re
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,21 +63,66 @@ class Capabilities:
     renderers: list[str]
     max_audio_seconds: float
     error: str = ""
+    engine_options: dict[str, list[str]] = field(default_factory=dict)
+    engine_poses: dict[str, bool] = field(default_factory=dict)  # uses custom emotion poses
 
 
 @dataclass
 class _State:
     capabilities: Capabilities | None = None
     servers: list[LocalServer] = field(default_factory=list)
+    # the panel's status line: the last background check, by address
+    checked_address: str = ""
+    checked_at: float = -1e9
+    check_error: str = ""
+    checking: bool = False
 
 
 STATE = _State()
+STATUS_TTL = 10.0  # seconds a status check is reused before the panel asks again
 
 
-def check(connection: Connection) -> Capabilities:
+def status(connection: Connection) -> tuple[str, str]:
+    """('ok' | 'down' | 'checking', text) for the panel, never blocking: the answer of the
+    last check of this address, and a new check in a worker thread when that one is older
+    than STATUS_TTL (a refused connection answers in milliseconds, a silent host in 2 s)."""
+    now = time.monotonic()
+    same = STATE.checked_address == connection.address
+    if not STATE.checking and (not same or now - STATE.checked_at > STATUS_TTL):
+        STATE.checking = True
+        threading.Thread(target=_check_status, args=(connection,), daemon=True).start()
+    if not same:
+        return "checking", f"checking {connection.address}..."
+    caps = STATE.capabilities
+    if not STATE.check_error and caps is not None and caps.address == connection.address:
+        engines = ", ".join(n for n, ok, _ in caps.engines if ok) or "none"
+        return (
+            "ok",
+            f"EmoSpeaker {caps.version} at {caps.address} ({caps.device}); engines {engines}",
+        )
+    return "down", f"no backend at {connection.address}: {STATE.check_error or 'not checked'}"
+
+
+def _check_status(connection: Connection) -> None:
+    try:
+        caps = check(connection, timeout=2.0)
+        STATE.capabilities, STATE.check_error = caps, ""
+    except Exception as exc:  # noqa: BLE001 - any failure means "not connected", with why
+        STATE.check_error = _short(exc)
+    finally:
+        STATE.checked_address, STATE.checked_at = connection.address, time.monotonic()
+        STATE.checking = False
+
+
+def _short(exc: BaseException) -> str:
+    text = getattr(exc, "details", None) or str(exc) or type(exc).__name__
+    return text.splitlines()[0][:120]
+
+
+def check(connection: Connection, timeout: float = 10.0) -> Capabilities:
     """Ask the backend what it offers (raises the client's error on failure)."""
     with connection.client() as client:
-        caps = client.capabilities(timeout=10.0)
+        caps = client.capabilities(timeout=timeout)
     return Capabilities(
         address=connection.address,
         version=caps.version,
@@ -87,7 +133,31 @@ def check(connection: Connection) -> Capabilities:
         ],
         renderers=list(caps.renderers),
         max_audio_seconds=caps.limits.max_audio_seconds,
+        engine_options={e.name: [o.name for o in e.options] for e in caps.engines},
+        engine_poses={e.name: e.emotion_poses for e in caps.engines},
     )
+
+
+def supports_poses(engine: str) -> bool | None:
+    """Whether the backend's `engine` uses custom emotion poses (None: not known yet)."""
+    caps = STATE.capabilities
+    if caps is None or engine not in caps.engine_poses:
+        return True if engine == "default" else None
+    return caps.engine_poses[engine]
+
+
+def known_options(engine: str, values: dict[str, float], notes: list[str]) -> dict[str, str]:
+    """The character's gains that `engine` has options for (all of them for the default
+    engine when the backend was not asked yet); a note names what is left out."""
+    caps = STATE.capabilities
+    if caps is not None and engine in caps.engine_options:
+        known = set(caps.engine_options[engine])
+    else:
+        known = set(values) if engine == "default" else set()
+    dropped = [k for k, v in values.items() if k not in known and v != 1.0]
+    if dropped:
+        notes.append(f"engine '{engine}' has no option {', '.join(dropped)}: not sent")
+    return {k: f"{v:g}" for k, v in values.items() if k in known}
 
 
 def engine_names() -> list[str]:

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 
 import bpy
 import numpy as np
+from mathutils import Matrix, Vector
 
-from . import compat
+from . import compat, restore
 from .arkit import ARKIT_BLENDSHAPES, HEAD_CHANNELS, HEAD_ROTATION, HEAD_TRANSLATION, LAYERS
 from .track import Track
 
@@ -60,13 +61,29 @@ class Binding:
 
 @dataclass
 class HeadTarget:
-    """Where head pose goes: an object's delta transform, or a pose bone of an armature."""
+    """Where head pose goes: an object's delta transform, or a pose bone of an armature.
+
+    pivot: for an object whose origin is not the head's pivot (a face mesh with its origin at
+    the feet or the world centre), the point to turn about, in the object's own coordinates;
+    the bake then also moves the object so that point stays put (see `pivot_offset`).
+    reason: how the target was chosen, for the panel.
+    """
 
     owner: bpy.types.Object
     bone: str = ""
+    pivot: tuple[float, float, float] | None = None
+    reason: str = ""
 
     def describe(self) -> str:
         return f"{self.owner.name}/{self.bone}" if self.bone else self.owner.name
+
+    def pivot_offset(self) -> np.ndarray | None:
+        """The pivot relative to the origin in the parent's space (R S p, without the delta
+        transforms a bake writes), or None when the object turns about its origin."""
+        if self.bone or self.pivot is None:
+            return None
+        scaled = [s * c for s, c in zip(self.owner.scale, self.pivot, strict=True)]
+        return np.array(_own_rotation(self.owner) @ Vector(scaled), dtype=np.float64)
 
     def rotation_mode(self) -> str:
         target = self.owner.pose.bones[self.bone] if self.bone else self.owner
@@ -92,8 +109,16 @@ class HeadTarget:
         if self.bone:
             rest = self.owner.data.bones[self.bone].matrix_local.to_3x3().normalized()
             return np.array(rest.transposed(), dtype=np.float64)
-        rot = self.owner.matrix_basis.to_3x3().normalized()
-        return np.array(rot, dtype=np.float64)
+        return np.array(_own_rotation(self.owner), dtype=np.float64)
+
+
+def _own_rotation(o: bpy.types.Object) -> Matrix:
+    """The object's rotation without its delta rotation (which a bake animates)."""
+    if o.rotation_mode == "QUATERNION":
+        return o.rotation_quaternion.normalized().to_matrix()
+    if o.rotation_mode == "AXIS_ANGLE":
+        return Matrix.Rotation(o.rotation_axis_angle[0], 3, o.rotation_axis_angle[1:])
+    return o.rotation_euler.to_matrix()
 
 
 @dataclass
@@ -166,6 +191,8 @@ def bake(
             "; ".join(conflicts) + ". Keep it on top (its keys win) or stash it, then bake again"
         )
     journal = _Journal()
+    added = restore.remember(mesh, head if head_cols else None)
+    journal.undo.append(lambda: restore.forget(mesh, added))
     report = BakeReport(
         frames=track.frames,
         start_frame=track.start_frame,
@@ -187,7 +214,22 @@ def bake(
         raise
     for step in journal.commit:
         step()
+    _move_head(mesh, head if head_cols else None, journal)
     return report
+
+
+def _move_head(mesh: bpy.types.Object, head: HeadTarget | None, journal: _Journal) -> None:
+    """Record where head pose went; a different target than last time first gets the old
+    one's strips removed and its pose and action back (the head must not turn twice)."""
+    if head is None or not hasattr(mesh, "emospeaker"):  # not registered: bake.py alone
+        return
+    state = mesh.emospeaker
+    if state.head_owner is not None and (state.head_owner, state.head_owner_bone) != (
+        head.owner,
+        head.bone,
+    ):
+        restore.release_head(mesh, set(journal.actions))
+    state.head_owner, state.head_owner_bone = head.owner, head.bone
 
 
 def conflicts(
@@ -494,7 +536,8 @@ def _bake_head(
         if angles.any() or offsets.any():
             layers.append((layer, angles, offsets))
     steps = _rotation_steps([a for _, a, _ in layers], basis, mode)
-    for (layer, _, offsets), rotation in zip(layers, steps, strict=True):
+    shifts = _pivot_shifts([a for _, a, _ in layers], basis, head.pivot_offset())
+    for (layer, _, offsets), rotation, shift in zip(layers, steps, shifts, strict=True):
         name = f"EmoSpeaker {layer} pose {head.describe()} @{start}"
         action, slot = _new_action(name, "OBJECT", layer, start, frames, provenance, journal)
         group = head.bone or "Object Transforms"
@@ -503,8 +546,10 @@ def _bake_head(
                 fc = compat.new_fcurve(action, slot, rot_path, i, group)
                 _write_keys(fc, start, rotation[:, i].astype(np.float32))
                 curves += 1
-        if offsets.any():
+        if offsets.any() or shift is not None:
             loc = head_translation(*offsets.T) @ basis.T
+            if shift is not None:
+                loc = loc + shift
             for i in range(3):
                 fc = compat.new_fcurve(action, slot, loc_path, i, group)
                 _write_keys(fc, start, loc[:, i].astype(np.float32))
@@ -543,6 +588,31 @@ def _rotation_steps(
             step = current if previous is None else current - previous
             step = (step + np.pi) % (2 * np.pi) - np.pi  # same rotation, no 2-pi jumps
         out.append(step)
+        previous = current
+    return out
+
+
+def _pivot_shifts(
+    angles: list[np.ndarray], basis: np.ndarray, pivot: np.ndarray | None
+) -> list[np.ndarray | None]:
+    """Per-layer delta-location that keeps `pivot` (R S p, parent space) in place while the
+    object turns about its origin: a point x goes to L + D R S x, so turning by D about the
+    pivot needs the shift (I - D) R S p. Layer k holds (D_{k-1} - D_k) R S p, which adds up
+    over the COMBINE strips to (I - D) R S p for the summed rotation, as `_rotation_steps`
+    telescopes the rotations. None: nothing to shift in that layer."""
+    if pivot is None:
+        return [None] * len(angles)
+    out: list[np.ndarray | None] = []
+    total = np.zeros_like(angles[0]) if angles else None
+    previous = None
+    for a in angles:
+        if not a.any():
+            out.append(None)
+            continue
+        total = total + a
+        current = basis @ head_rotations(*total.T) @ basis.T
+        before = np.eye(3) if previous is None else previous
+        out.append((before - current) @ pivot)
         previous = current
     return out
 

@@ -14,6 +14,7 @@ import numpy as np
 from mathutils import Matrix
 
 from . import bake
+from . import emotion as emotions
 from .arkit import ALL_CHANNELS, EMOTIONS
 from .inputs import scene_fps
 from .track import Track
@@ -64,7 +65,7 @@ def evaluate(
                 values[i, cols] = (buf[keys] - offsets) / gains
             if head is not None:
                 values[i, 52:] = _head_pose(head, basis, head_gains)
-            emotion[i] = [getattr(obj.emospeaker, e) for e in EMOTIONS]
+            emotion[i] = emotions.current(obj)
     finally:
         obj.show_only_shape_key, obj.active_shape_key_index = pinned
         scene.frame_set(keep[0], subframe=keep[1])
@@ -90,6 +91,9 @@ def _head_pose(head: bake.HeadTarget, basis: np.ndarray, gains: dict[str, float]
         else:
             rot = o.delta_rotation_euler.to_matrix()
         loc = np.array(o.delta_location)
+        pivot = head.pivot_offset()
+        if pivot is not None:  # the shift that kept the pivot in place is not head motion
+            loc = loc - (np.eye(3) - np.array(rot)) @ pivot
     local = basis.T @ np.array(rot) @ basis
     e = Matrix(local.tolist()).to_euler("YXZ")  # R = Rz(yaw) Rx(pitch) Ry(roll)
     t = basis.T @ loc  # character space: x left of the face, -y out of it, z up

@@ -12,10 +12,10 @@ from typing import Any
 import bpy
 import numpy as np
 
-from . import compat
+from . import backend, compat, emotion, poses
 from .arkit import EMOTIONS, MAX_INTENSITY
 
-EMOTION_PATH = "emospeaker.{}"
+EMOTION_PATH = emotion.EMOTION_PATH
 
 
 class InputProblem(Exception):
@@ -37,6 +37,7 @@ class Request:
     seed: int = 0
     duration: float | None = None  # of the audio in seconds, when Blender could tell
     notes: list[str] = field(default_factory=list)
+    poses: dict[str, dict[str, float]] = field(default_factory=dict)  # custom emotion poses
 
     def animate_request(self) -> Any:
         """The wire's AnimateRequest for these values."""
@@ -51,6 +52,7 @@ class Request:
             engine=self.engine,
             options=self.options,
             seed=self.seed,
+            emotion_poses=self.poses,
         )
 
 
@@ -125,13 +127,16 @@ def _duration(path: str) -> float | None:
 def emotion_curves(obj: bpy.types.Object, start: int, frames: int) -> np.ndarray:
     """The eight emotion properties at frames start .. start+frames-1, as [frames, 8].
 
-    Reads the F-curves of the object's active action (what the Emotion panel keys and the
-    Graph Editor edits); a property without a curve holds its current value.
+    Reads the F-curves of the face's emotion object (what the Emotion panel keys and the
+    Graph Editor edits, see emotion.py); a property without a curve holds its current value.
     """
-    curves = {fc.data_path: fc for fc in compat.active_fcurves(obj.animation_data)}
-    out = np.empty((frames, len(EMOTIONS)), dtype=np.float32)
+    source = emotion.holder(obj)
+    out = np.zeros((frames, len(EMOTIONS)), dtype=np.float32)
+    if source is None:
+        return out
+    curves = {fc.data_path: fc for fc in compat.active_fcurves(source.animation_data)}
     at = range(start, start + frames)
-    state = obj.emospeaker
+    state = source.emospeaker
     for j, name in enumerate(EMOTIONS):
         fc = curves.get(EMOTION_PATH.format(name))
         if fc is None or fc.mute:
@@ -169,6 +174,11 @@ def gather(context: bpy.types.Context) -> Request:
     transcript = (
         settings.transcript_text.as_string() if settings.transcript_text else settings.transcript
     )
+    engine = settings.engine.strip() or "default"
+    custom = poses.stored(obj)
+    if custom and backend.supports_poses(engine) is False:
+        notes.append(f"engine '{engine}' ignores custom emotion poses: its own emotions are used")
+    gains = backend.known_options(engine, poses.gains(obj), notes)
     return Request(
         audio=audio,
         audio_name=name,
@@ -181,8 +191,9 @@ def gather(context: bpy.types.Context) -> Request:
         ),
         transcript=transcript.strip(),
         engine=settings.engine.strip(),
-        options=parse_options(settings.options),
+        options={**gains, **parse_options(settings.options)},
         seed=settings.seed,
         duration=duration,
         notes=notes,
+        poses=custom,
     )

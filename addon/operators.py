@@ -10,10 +10,10 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import bake, exporting, mapping, prefs, shots, tasks
+from . import bake, emotion, exporting, mapping, poses, prefs, restore, shots, tasks
 from . import track as tracks
 from .arkit import EMOTIONS, MAX_INTENSITY
-from .inputs import EMOTION_PATH, InputProblem, gather, scene_fps
+from .inputs import InputProblem, gather, scene_fps
 from .properties import EMOTION_ITEMS
 
 HEAD_FILE = Path(__file__).parent / "head.glb"
@@ -68,15 +68,17 @@ class EMOSPEAKER_OT_key_emotion(_OnFace, bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _target(context)
         frame = context.scene.frame_current if self.frame == -(2**31) else self.frame
-        state = obj.emospeaker
+        values = dict(zip(EMOTIONS, emotion.current(obj), strict=True))
         for name in EMOTIONS:
             if name == self.emotion:
-                setattr(state, name, self.intensity)
+                values[name] = self.intensity
             elif self.exclusive:
-                setattr(state, name, 0.0)
-        for name in EMOTIONS:
-            obj.keyframe_insert(EMOTION_PATH.format(name), frame=frame, group="EmoSpeaker Emotion")
-        self.report({"INFO"}, f"keyed {self.emotion} {self.intensity:g} at frame {frame}")
+                values[name] = 0.0
+        carrier = emotion.key(obj, values, frame)
+        self.report(
+            {"INFO"},
+            f"keyed {self.emotion} {self.intensity:g} at frame {frame} on '{carrier.name}'",
+        )
         return {"FINISHED"}
 
 
@@ -149,10 +151,13 @@ class _Baking(_OnFace):
         )
         if report.stashed:
             text += f"; stashed {', '.join(report.stashed)}"
+        warnings = list(track.provenance.get("warnings", []))
+        text += "".join(f"; {w}" for w in warnings)
         if report.unmatched:
             text += f"; no shape key for {', '.join(report.unmatched[:6])}"
             text += "..." if len(report.unmatched) > 6 else ""
-        self.report({"WARNING"} if report.unmatched or report.kept else {"INFO"}, text)
+        worry = report.unmatched or report.kept or warnings
+        self.report({"WARNING"} if worry else {"INFO"}, text)
         return {"FINISHED"}
 
 
@@ -287,7 +292,9 @@ class EMOSPEAKER_OT_bake_file(_Baking, bpy.types.Operator, ImportHelper):
 
 
 class EMOSPEAKER_OT_clear_bake(_OnFace, bpy.types.Operator):
-    """Remove every NLA track and action EmoSpeaker baked on the face (and head target)"""
+    """Remove every NLA track and action EmoSpeaker baked on the face and head targets, and
+    put back what was there before the first bake: shape-key values, head pose, the actions
+    that were active (Ctrl Z brings the bake back)"""
 
     bl_idname = "emospeaker.clear_bake"
     bl_label = "Clear Bake"
@@ -299,8 +306,11 @@ class EMOSPEAKER_OT_clear_bake(_OnFace, bpy.types.Operator):
             head = mapping.head_target(context.scene.emospeaker, obj)
         except mapping.MappingProblem:
             head = None
-        removed = bake.clear(obj, head)
-        self.report({"INFO"}, f"removed {removed} EmoSpeaker tracks")
+        removed = restore.restore(obj, [head] if head is not None else [])
+        context.scene.frame_set(context.scene.frame_current)
+        self.report(
+            {"INFO"}, f"removed {removed} EmoSpeaker tracks; the face is back as it was before"
+        )
         return {"FINISHED"}
 
 
@@ -431,7 +441,7 @@ def _with_followers(objects: list, scene: bpy.types.Scene) -> list:
         parent = o.parent
         while parent is not None and parent not in chosen:
             parent = parent.parent
-        if parent is not None and o not in chosen:
+        if parent is not None and o not in chosen and not emotion.is_carrier(o):
             chosen.append(o)
     return chosen
 
@@ -440,6 +450,122 @@ def _frames(op: Any, scene: bpy.types.Scene, obj: bpy.types.Object) -> tuple[int
     if op.frame_end >= op.frame_start:
         return op.frame_start, op.frame_end
     return exporting.frame_range(scene, obj)
+
+
+class EMOSPEAKER_OT_store_pose(_OnFace, bpy.types.Operator):
+    """Store the face's current shape-key pose as this character's own pose for the chosen
+    emotion at intensity 1 (Generate then uses it instead of the built-in one)"""
+
+    bl_idname = "emospeaker.store_pose"
+    bl_label = "Store Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    emotion: EnumProperty(items=EMOTION_ITEMS, default="happy", options={"SKIP_SAVE"})
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.emotion = context.scene.emospeaker.key_emotion
+        return self.execute(context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        obj = _target(context)
+        try:
+            weights = poses.capture(obj)
+        except poses.PoseProblem as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if not weights:
+            self.report(
+                {"ERROR"}, "every mapped shape key is at rest: sculpt the emotion with them first"
+            )
+            return {"CANCELLED"}
+        poses.store(obj, self.emotion, weights)
+        self.report(
+            {"INFO"}, f"stored {len(weights)} channels as '{obj.name}''s {self.emotion} pose"
+        )
+        return {"FINISHED"}
+
+
+class EMOSPEAKER_OT_remove_pose(_OnFace, bpy.types.Operator):
+    """Forget this character's own pose for the chosen emotion (the built-in one is used
+    again)"""
+
+    bl_idname = "emospeaker.remove_pose"
+    bl_label = "Remove Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    emotion: EnumProperty(items=EMOTION_ITEMS, default="happy", options={"SKIP_SAVE"})
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        self.emotion = context.scene.emospeaker.key_emotion
+        return self.execute(context)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not poses.remove(_target(context), self.emotion):
+            self.report({"WARNING"}, f"no {self.emotion} pose was stored")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"removed the {self.emotion} pose")
+        return {"FINISHED"}
+
+
+class EMOSPEAKER_OT_export_poses(_OnFace, bpy.types.Operator, ExportHelper):
+    """Save this character's emotion poses and gains as JSON, to reuse on another shot or
+    with `emospeaker animate --emotion-poses`"""
+
+    bl_idname = "emospeaker.export_poses"
+    bl_label = "Export Poses"
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        path = bpy.path.ensure_ext(self.filepath, ".json")
+        text = poses.to_json(_target(context))
+        try:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            self.report({"ERROR"}, f"cannot write {path}: {exc.strerror or exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"wrote {path}")
+        return {"FINISHED"}
+
+
+class EMOSPEAKER_OT_import_poses(_OnFace, bpy.types.Operator, ImportHelper):
+    """Load emotion poses and gains from JSON (replacing this character's)"""
+
+    bl_idname = "emospeaker.import_poses"
+    bl_label = "Import Poses"
+    bl_options = {"REGISTER", "UNDO"}
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json", options={"HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            text = Path(self.filepath).read_text(encoding="utf-8")
+            count = poses.from_json(_target(context), text, Path(self.filepath).name)
+        except (OSError, poses.PoseProblem) as exc:
+            self.report({"ERROR"}, f"nothing imported: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"imported {count} emotion poses and the gains")
+        return {"FINISHED"}
+
+
+class EMOSPEAKER_OT_select_emotion_keys(_OnFace, bpy.types.Operator):
+    """Select the object holding the face's emotion keys, to edit them in the Graph Editor or
+    Dope Sheet"""
+
+    bl_idname = "emospeaker.select_emotion_keys"
+    bl_label = "Edit Emotion Curves"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        carrier = emotion.holder(_target(context))
+        if carrier is None:
+            self.report({"WARNING"}, "no emotion keys yet: press Key Emotion first")
+            return {"CANCELLED"}
+        carrier.hide_set(False)
+        carrier.select_set(True)
+        context.view_layer.objects.active = carrier
+        return {"FINISHED"}
 
 
 class EMOSPEAKER_OT_cancel(bpy.types.Operator):
@@ -463,6 +589,11 @@ CLASSES = (
     EMOSPEAKER_OT_add_head,
     EMOSPEAKER_OT_export_track,
     EMOSPEAKER_OT_export_gltf,
+    EMOSPEAKER_OT_store_pose,
+    EMOSPEAKER_OT_remove_pose,
+    EMOSPEAKER_OT_export_poses,
+    EMOSPEAKER_OT_import_poses,
+    EMOSPEAKER_OT_select_emotion_keys,
     EMOSPEAKER_OT_cancel,
 )
 

@@ -17,7 +17,7 @@ from bpy.props import (
 from . import backend, compat
 from .arkit import EMOTIONS, HEAD_CHANNELS, MAX_INTENSITY
 
-EMOTION_ITEMS = tuple((e, e.capitalize(), f"Key {e}") for e in EMOTIONS)  # enum items
+EMOTION_ITEMS = tuple((e, e.capitalize(), f"The {e} category") for e in EMOTIONS)  # enum items
 
 
 def _emotion(name: str) -> FloatProperty:
@@ -38,28 +38,109 @@ class ChannelBinding(bpy.types.PropertyGroup):
     shape_key: StringProperty(
         name="Shape Key", description="Shape key that receives the channel (empty: none)"
     )
-    gain: FloatProperty(name="Gain", default=1.0, soft_min=-2.0, soft_max=2.0)
+    gain: FloatProperty(
+        name="Gain",
+        default=1.0,
+        soft_min=-2.0,
+        soft_max=2.0,
+        description="Multiplies the channel before it reaches the shape key (or head pose)",
+    )
     offset: FloatProperty(
         name="Offset", default=0.0, soft_min=-1.0, soft_max=1.0, description="Added at rest"
     )
-    enabled: BoolProperty(name="Enabled", default=True)
+    enabled: BoolProperty(
+        name="Enabled", default=True, description="Bake this channel (off: leave it alone)"
+    )
 
     @property
     def is_head(self) -> bool:
         return self.channel in HEAD_CHANNELS
 
 
+class SavedState(bpy.types.PropertyGroup):
+    """What one owner (the face's shape keys, or a head target) had before the first bake:
+    restored exactly by Clear Bake (see restore.py)."""
+
+    kind: StringProperty(name="Kind", description="KEY: the face's shape keys; HEAD: a head target")
+    obj: PointerProperty(
+        type=bpy.types.Object, name="Object", description="The face, or the head target"
+    )
+    bone: StringProperty(name="Bone", description="The head bone, for an armature")
+    values: StringProperty(name="Values", description="The values, as JSON")
+    action: PointerProperty(
+        type=bpy.types.Action, name="Action", description="The action that was active there"
+    )
+    slot: StringProperty(name="Slot", description="Its slot's identifier (Blender 4.4+)")
+
+
+class PoseValue(bpy.types.PropertyGroup):
+    """One channel of a custom emotion pose."""
+
+    channel: StringProperty(name="Channel", description="ARKit blendshape name")
+    value: FloatProperty(name="Value", min=-1.0, max=1.0, description="Weight at intensity 1")
+
+
+class EmotionPose(bpy.types.PropertyGroup):
+    """The character's own face for one emotion at intensity 1 (its shape keys as stored by
+    Store Pose, read back through the channel mapping); replaces the built-in prototype."""
+
+    emotion: StringProperty(name="Emotion", description="The emotion category of this pose")
+    values: CollectionProperty(
+        type=PoseValue, name="Values", description="Channel weights at intensity 1"
+    )
+
+
 # Eight floats named after the categories, in the backend's order (curves are sent that way).
+# They are keyed on the character's emotion object (see emotion.py), never on the face itself.
 _ObjectAnnotations = {name: _emotion(name) for name in EMOTIONS}
 _ObjectAnnotations.update(
-    mapping=CollectionProperty(type=ChannelBinding),
-    mapping_index=IntProperty(),
-)
+    mapping=CollectionProperty(
+        type=ChannelBinding, name="Channel Mapping",
+        description="Which shape key each FaceTrack channel drives, with gain and offset",
+    ),
+    mapping_index=IntProperty(name="Active Row", description="The selected mapping row"),
+    emotion_object=PointerProperty(
+        type=bpy.types.Object,
+        name="Emotion Keys",
+        description="The EmoSpeaker object whose own action holds this character's emotion keys",
+    ),
+    poses=CollectionProperty(
+        type=EmotionPose, name="Emotion Poses",
+        description="This character's own poses per emotion (Store Pose), used by Generate",
+    ),
+    mouth_gain=FloatProperty(
+        name="Mouth", default=1.0, min=0.0, max=2.0,
+        description="How wide this character's jaw and lips open when speaking "
+        "(engine option lip_gain)",
+    ),
+    head_motion=FloatProperty(
+        name="Head Motion", default=1.0, min=0.0, max=3.0,
+        description="How much this character's head moves and brows rise with the speech "
+        "(engine option head_motion)",
+    ),
+    blink_rate=FloatProperty(
+        name="Blink Rate", default=1.0, min=0.0, max=4.0,
+        description="How often this character blinks, relative to the emotion's natural rate "
+        "(engine option blink_rate)",
+    ),
+    saved=CollectionProperty(
+        type=SavedState, name="Before Bake",
+        description="What Clear Bake puts back: the state before the first bake",
+    ),
+    head_owner=PointerProperty(
+        type=bpy.types.Object, name="Head Target Baked",
+        description="Where the last bake put head pose (a new target first clears this one)",
+    ),
+    head_owner_bone=StringProperty(
+        name="Head Bone Baked", description="The bone of that target, for an armature"
+    ),
+)  # fmt: skip
 EmotionState = type(
     "EmotionState",
     (bpy.types.PropertyGroup,),
     {
-        "__doc__": "Emotion intensities (animatable) and the channel mapping of one object.",
+        "__doc__": "One character: emotion intensities (animatable), channel mapping, custom "
+        "emotion poses and gains, and what Clear Bake restores.",
         "__annotations__": _ObjectAnnotations,
     },
 )
@@ -94,6 +175,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
     audio_source: EnumProperty(
         name="Audio",
+        description="Where the dialogue comes from",
         items=(
             ("STRIP", "Sound Strip", "A sound strip of the Sequencer, at its start frame"),
             ("FILE", "File", "A sound file, starting at the frame below"),
@@ -103,7 +185,9 @@ class SceneSettings(bpy.types.PropertyGroup):
     sound_strip: StringProperty(
         name="Strip", description="Sound strip with the dialogue", search=_sound_strips
     )
-    audio_file: StringProperty(name="File", subtype="FILE_PATH")
+    audio_file: StringProperty(
+        name="File", subtype="FILE_PATH", description="Sound file with the dialogue"
+    )
     file_start: IntProperty(
         name="Start Frame", default=1, description="Timeline frame where the file's sound begins"
     )
@@ -115,27 +199,43 @@ class SceneSettings(bpy.types.PropertyGroup):
         name="Transcript Text",
         description="Text datablock with the transcript (wins over the line above)",
     )
-    engine: StringProperty(name="Engine", default="default", search=_engines)
+    engine: StringProperty(
+        name="Engine",
+        default="default",
+        search=_engines,
+        description="Backend engine: default (rules, no weights) or neural",
+    )
     options: StringProperty(
         name="Options", description="Engine options as name=value, separated by commas"
     )
-    seed: IntProperty(name="Seed", default=0, min=0)
+    seed: IntProperty(
+        name="Seed",
+        default=0,
+        min=0,
+        description="Seed for blinks, gaze and head drift (same seed, same animation)",
+    )
     head_mode: EnumProperty(
         name="Head Pose",
+        description="Where the head's turns and nods go",
+        # numbered: files saved before Automatic existed keep their choice
         items=(
-            ("OBJECT", "Object", "Turn an object (its delta transform): the head's pivot, or "
-             "the face itself"),
-            ("BONE", "Bone", "Turn a bone of an armature"),
-            ("NONE", "None", "Do not bake head pose"),
+            ("AUTO", "Automatic", "The rig's head (else neck) bone, else the face's top-level "
+             "parent, else the face turned about a pivot behind its eyes", "NONE", 3),
+            ("OBJECT", "Object", "Turn an object (its delta transform); empty: the face, about "
+             "a pivot behind its eyes", "NONE", 0),
+            ("BONE", "Bone", "Turn a bone of an armature", "NONE", 1),
+            ("NONE", "None", "Do not bake head pose", "NONE", 2),
         ),
-        default="OBJECT",
+        default="AUTO",
     )  # fmt: skip
     head_object: PointerProperty(
         type=bpy.types.Object,
         name="Head",
         description="Object to turn (empty: the face), or the armature with the head bone",
     )
-    head_bone: StringProperty(name="Bone", default="head", search=_bones)
+    head_bone: StringProperty(
+        name="Bone", default="head", search=_bones, description="Bone that turns the head"
+    )
     portrait_image: PointerProperty(
         type=bpy.types.Image,
         name="Portrait",
@@ -149,6 +249,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
     render_size: EnumProperty(
         name="Size",
+        description="Size of the rendered video",
         items=(
             ("256", "256", "256x256 around the face (fast)"),
             ("512", "512", "512x512 around the face"),
@@ -164,6 +265,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
     render_motion: EnumProperty(
         name="Motion",
+        description="What the face does in the rendered video",
         items=(
             ("BAKED", "Baked Animation", "What the face does on screen over the shot, with "
              "your edits (a new animation when nothing is baked there)"),
@@ -182,9 +284,15 @@ class SceneSettings(bpy.types.PropertyGroup):
         name="Emotion",
         items=EMOTION_ITEMS,
         default="happy",
+        description="Emotion that Key Emotion keys and Store Pose stores",
     )
     key_intensity: FloatProperty(
-        name="Intensity", default=1.0, min=0.0, max=MAX_INTENSITY, soft_max=1.0
+        name="Intensity",
+        default=1.0,
+        min=0.0,
+        max=MAX_INTENSITY,
+        soft_max=1.0,
+        description="Intensity Key Emotion keys: 0 none, 1 the strongest trained level",
     )
     key_exclusive: BoolProperty(
         name="Only This Emotion",
@@ -193,7 +301,7 @@ class SceneSettings(bpy.types.PropertyGroup):
     )
 
 
-CLASSES = (ChannelBinding, EmotionState, SceneSettings)
+CLASSES = (ChannelBinding, SavedState, PoseValue, EmotionPose, EmotionState, SceneSettings)
 
 
 def register() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import backend, bake, prefs
-from .arkit import EMOTIONS
+from . import backend, bake, emotion, mapping, poses, prefs
+from .arkit import ARKIT_BLENDSHAPES, EMOTIONS
 
 
 class _Panel:
@@ -22,6 +22,33 @@ class EMOSPEAKER_PT_main(_Panel, bpy.types.Panel):
         col = self.layout.column()
         col.prop(settings, "target")
         col.operator("emospeaker.add_head", icon="USER")
+        draw_backend(col.box(), context)
+
+
+def draw_backend(box: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """Connected or not (a cached check, see backend.status), and the buttons to fix it."""
+    state, text = backend.status(prefs.connection(context))
+    icons = {"ok": "CHECKMARK", "down": "ERROR", "checking": "TIME"}
+    box.label(text="Backend: " + ("connected" if state == "ok" else state), icon=icons[state])
+    for line in _wrap(text, 48):
+        box.label(text=line)
+    row = box.row(align=True)
+    row.operator("emospeaker.check_connection", text="Check", icon="FILE_REFRESH")
+    if backend.local_server() is None:
+        row.operator("emospeaker.start_backend", icon="PLAY")
+    else:
+        row.operator("emospeaker.stop_backend", icon="CANCEL")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + ([line] if line else [])
 
 
 class EMOSPEAKER_PT_emotion(_Panel, bpy.types.Panel):
@@ -40,11 +67,51 @@ class EMOSPEAKER_PT_emotion(_Panel, bpy.types.Panel):
         row.prop(settings, "key_intensity", text="")
         row = layout.row(align=True)
         row.operator("emospeaker.key_emotion", icon="KEY_HLT")
-        row.prop(settings, "key_exclusive", text="", icon="SOLO_ON")
+        row.prop(settings, "key_exclusive", icon="SOLO_ON")
+        holder = emotion.holder(obj)
+        if holder is None:
+            layout.label(text="No emotion keys yet", icon="INFO")
+            return
         col = layout.column(align=True)
-        col.label(text="At this frame (edit curves in the Graph Editor):")
+        col.label(text=f"At this frame, on '{holder.name}':")
         for name in EMOTIONS:
-            col.prop(obj.emospeaker, name, slider=True)
+            col.prop(holder.emospeaker, name, slider=True)
+        layout.operator("emospeaker.select_emotion_keys", icon="GRAPH")
+
+
+class EMOSPEAKER_PT_character(_Panel, bpy.types.Panel):
+    """The character's own emotion poses and gains, saved with the face."""
+
+    bl_label = "Character"
+    bl_parent_id = "EMOSPEAKER_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.emospeaker
+        obj = settings.target
+        layout = self.layout
+        if obj is None:
+            layout.label(text="Choose the face first")
+            return
+        layout.label(text="Own emotion poses (sculpt with shape keys, then store):")
+        row = layout.row(align=True)
+        row.prop(settings, "key_emotion", text="")
+        row.operator("emospeaker.store_pose", icon="ADD")
+        row.operator("emospeaker.remove_pose", text="", icon="REMOVE")
+        col = layout.column(align=True)
+        stored = poses.stored(obj)
+        for name in EMOTIONS:
+            if name in stored:
+                col.label(text=f"{name}: own pose ({len(stored[name])} channels)", icon="CHECKMARK")
+        if not stored:
+            col.label(text="None stored: the built-in emotions are used")
+        col = layout.column(align=True)
+        col.label(text="Gains (sent as engine options):")
+        for prop in poses.GAINS:
+            col.prop(obj.emospeaker, prop, slider=True)
+        row = layout.row(align=True)
+        row.operator("emospeaker.export_poses", icon="EXPORT")
+        row.operator("emospeaker.import_poses", icon="IMPORT")
 
 
 class EMOSPEAKER_PT_generate(_Panel, bpy.types.Panel):
@@ -73,8 +140,8 @@ class EMOSPEAKER_PT_generate(_Panel, bpy.types.Panel):
         elif settings.head_mode == "BONE":
             col.prop(settings, "head_object", text="Armature")
             col.prop(settings, "head_bone")
+        _draw_head_target(col, settings)
         col.separator()
-        col.label(text=f"Backend: {prefs.get(context).address}", icon="LINKED")
         row = col.row(align=True)
         row.scale_y = 1.5
         row.operator("emospeaker.generate", icon="PLAY")
@@ -83,6 +150,19 @@ class EMOSPEAKER_PT_generate(_Panel, bpy.types.Panel):
         row = col.row(align=True)
         row.operator("emospeaker.bake_file", icon="IMPORT")
         row.operator("emospeaker.clear_bake", icon="TRASH")
+
+
+def _draw_head_target(layout: bpy.types.UILayout, settings) -> None:  # noqa: ANN001
+    """Say where head pose will go, as the bake will resolve it."""
+    if settings.target is None or settings.head_mode == "NONE":
+        return
+    try:
+        head = mapping.head_target(settings, settings.target)
+    except mapping.MappingProblem as exc:
+        layout.label(text=str(exc), icon="ERROR")
+        return
+    for i, line in enumerate(_wrap(f"Head pose goes to {head.reason}", 48)):
+        layout.label(text=line, icon="OBJECT_ORIGIN" if i == 0 else "NONE")
 
 
 class EMOSPEAKER_PT_render(_Panel, bpy.types.Panel):
@@ -127,8 +207,11 @@ class EMOSPEAKER_PT_layers(_Panel, bpy.types.Panel):
             return
         for track in sorted(tracks, key=lambda t: bake.layer_rank(bake.layer_of(t))):
             row = layout.row(align=True)
-            row.prop(track, "mute", text="", invert_checkbox=True, icon="HIDE_OFF")
-            row.label(text=track.name.removeprefix(bake.TRACK_PREFIX))  # e.g. `lips.001`
+            # the checkbox shows the layer: ticked = it plays; its label is the layer name
+            row.prop(
+                track, "mute", text=track.name.removeprefix(bake.TRACK_PREFIX),
+                invert_checkbox=True,
+            )  # fmt: skip
             for strip in track.strips:
                 if strip.use_animated_influence:
                     row.prop(strip, "influence", text=f"@{int(strip.frame_start)}", slider=True)
@@ -139,8 +222,7 @@ class EMOSPEAKER_UL_mapping(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_prop):  # noqa: ANN001, PLR0913
         obj = context.scene.emospeaker.target
         row = layout.row(align=True)
-        row.prop(item, "enabled", text="")
-        row.label(text=item.channel)
+        row.prop(item, "enabled", text=item.channel)
         if item.is_head:
             row.label(text="head pose", icon="OBJECT_DATA")
         elif obj is not None and obj.data.shape_keys:
@@ -166,10 +248,26 @@ class EMOSPEAKER_PT_mapping(_Panel, bpy.types.Panel):
             return
         state = obj.emospeaker
         if not len(state.mapping):
-            layout.label(text="Automatic (by name) until you press Auto-map")
+            auto = mapping.automatic(obj)
+            missing = [
+                b.channel for b in auto if b.channel in ARKIT_BLENDSHAPES and not b.shape_key
+            ]
+            layout.label(text=f"Automatic (by name): {52 - len(missing)} of 52 matched")
+            if missing:
+                for line in _wrap(
+                    "Unmatched: " + ", ".join(missing[:8]) + ("..." if len(missing) > 8 else ""), 48
+                ):
+                    layout.label(text=line)
             return
         matched = sum(1 for r in state.mapping if r.shape_key)
         layout.label(text=f"{matched} channels go to shape keys (channel, key, gain, offset)")
+        missing = [r.channel for r in state.mapping if not r.is_head and not r.shape_key]
+        if missing:
+            shown = ", ".join(missing[:8]) + (
+                f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+            )
+            for i, line in enumerate(_wrap(f"Unmatched ({len(missing)}): {shown}", 48)):
+                layout.label(text=line, icon="ERROR" if i == 0 else "NONE")
         layout.template_list(
             "EMOSPEAKER_UL_mapping", "", state, "mapping", state, "mapping_index", rows=8
         )
@@ -195,6 +293,7 @@ class EMOSPEAKER_PT_export(_Panel, bpy.types.Panel):
 CLASSES = (
     EMOSPEAKER_PT_main,
     EMOSPEAKER_PT_emotion,
+    EMOSPEAKER_PT_character,
     EMOSPEAKER_PT_generate,
     EMOSPEAKER_PT_render,
     EMOSPEAKER_PT_layers,

@@ -3,7 +3,8 @@
 #
 #   scripts/setup.sh         the core: animate speech on the CPU with the default engine
 #   scripts/setup.sh --dev   everything (server, face model, renderers, neural engine) plus the
-#                            test tools, the real Blender (bpy) and the speech synthesisers
+#                            test tools, the real Blender (bpy 5.0 in .venv, bpy 4.2 LTS in
+#                            .venv-blender42) and the speech synthesisers
 #
 # Safe to run again: it only installs what is missing. Uses sudo for apt when not root.
 set -euo pipefail
@@ -40,5 +41,10 @@ if (( dev )); then
     .venv/bin/pip install -q --no-deps PyOpenGL==3.1.10
 else
     .venv/bin/pip install -q -c constraints.txt -e .
+fi
+if (( dev )); then
+    # Blender 4.2 LTS in its own environment, for the add-on tests on the oldest supported
+    # Blender (tests/test_addon_blender42.py); a 350 MB download
+    ./scripts/setup_blender42.sh
 fi
 echo "EmoSpeaker is set up in .venv ($(.venv/bin/emospeaker --version))"

@@ -26,6 +26,7 @@ from conftest import BACKEND, ROOT, SAMPLE_AUDIO, SAMPLE_TEXT, cli_env
 if importlib.util.find_spec("bpy") is None:  # not imported here: Blender would start up
     pytest.skip("the add-on tests need the bpy wheel (Python 3.11)", allow_module_level=True)
 
+from emospeaker.emotion import EMOTIONS  # noqa: E402
 from emospeaker.formats import load_track, save_track  # noqa: E402
 from emospeaker.track import FaceTrack  # noqa: E402
 from emospeaker.wire import client as wire  # noqa: E402
@@ -66,11 +67,16 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         proc.wait(30)
 
 
+# The Python whose bpy runs the scenarios: this one (Blender 5.0), or another environment's
+# (tests/test_addon_blender42.py sets it to .venv-blender42's, with Blender 4.2 LTS)
+BLENDER_PYTHON = os.environ.get("EMOSPEAKER_BLENDER_PYTHON") or sys.executable
+
+
 def scenario(name: str, tmp: Path, **args: object) -> dict:
     env = cli_env()
     env["BLENDER_USER_RESOURCES"] = str(tmp / f"blender-{name}")  # never the home folder
     proc = subprocess.run(
-        [sys.executable, str(SCENARIOS), name, json.dumps(args, default=str)],
+        [BLENDER_PYTHON, str(SCENARIOS), name, json.dumps(args, default=str)],
         capture_output=True, text=True, env=env, timeout=240,
     )  # fmt: skip
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -152,6 +158,7 @@ def test_keying_mapping_bake_undo_layers_and_exports(addon_zip: Path, tmp_path: 
     # emotion keys: all eight keyed each time; sampling equals Blender's own evaluation
     emotions = ["neutral", "angry", "contempt", "disgusted", "fear", "happy", "sad", "surprised"]
     assert r["emotion_curves"] == [[f"emospeaker.{e}", 3] for e in sorted(emotions)]
+    assert not r["emotion_on_face"]  # on the add-on's own emotion object, not the face
     assert r["emotion_sampling_max_diff"] == 0.0
     assert r["emotion_at"]["20"] == [0, 0, 0, 0, 0, 0, 0.5, 0]
     assert r["emotion_at"]["40"] == pytest.approx([0, 0, 0, 0, 0, 0, 0.5, 0.3])
@@ -493,4 +500,126 @@ def test_every_panel_draws_in_every_state(addon_zip: Path, tmp_path: Path) -> No
     assert "lips" in drawn["baked"] and "EmoSpeaker 9.9 at 127.0.0.1:1 on cpu" in drawn["baked"]
     assert "neural: no torch" in drawn["baked"] and "Generate: starting" in drawn["baked"]
     assert "Renderer: mesh (built-in head)" in drawn["empty"]
+    assert all(any(t.startswith("Backend: ") for t in texts) for texts in drawn.values())
+    assert r["undescribed"] == [], r["undescribed"]  # every property and operator: a tooltip
     assert "Renderer: photo (the portrait)" in drawn["baked"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Animators' own rigs (issue 13)
+
+
+def turning_track(frames: int = 48, start: int = 10) -> FaceTrack:
+    """Lips moving and the head turning up to 0.2 rad (yaw and pitch), on two layers."""
+    t = np.arange(frames) / 24
+    lips = np.zeros((frames, 58), np.float32)
+    lips[:, 17] = 0.5 + 0.4 * np.sin(t * 5)  # jawOpen
+    head = np.zeros((frames, 58), np.float32)
+    head[:, 52] = 0.1 * np.sin(t * 2)  # pitch
+    head[:, 53] = 0.2 * np.sin(t * 3)  # yaw
+    emotion = np.zeros((frames, 58), np.float32)
+    emotion[:, 53] = 0.05
+    layers = {"lips": lips, "emotion": emotion, "head": head}
+    return FaceTrack(Fraction(24), layers, start_frame=start, provenance={"engine": "t"})
+
+
+def test_any_rig_naming_conventions_and_head_targets(addon_zip: Path, tmp_path: Path) -> None:
+    track = turning_track()
+    save_track(track, tmp_path / "track.json")
+    r = scenario("any_rig", tmp_path, zip=addon_zip, track=tmp_path / "track.json")
+    # each naming convention maps all 50 keys the face has; the two missing ones are reported
+    for label, got in r["conventions"].items():
+        assert got["right"] == 50 and got["wrong"] == [], (label, got)
+        assert got["panel"] and "mouthClose" not in got["panel"][0], (label, got)
+        assert "Unmatched (2)" in got["panel"][0] and "tongueOut" in " ".join(got["panel"])
+    # an armature: its head bone (not the neck); a face under an empty: the empty
+    assert r["armature"][:2] == ["Rig", "head"]
+    assert r["parent"][:2] == ["HeadRoot", ""]
+    # a lone face with a far origin turns about a pivot behind its eyes, never its origin
+    far = r["far"]
+    assert far["owner"] == "Far" and "eyeBlink" in far["reason"]
+    assert far["panel"] and "pivot behind the eyes" in " ".join(far["panel"])
+    pivot = np.array(far["pivot"])
+    assert 1.3 < pivot[2] < 1.55 and pivot[1] > -0.09  # at head height, behind the eyes
+    rest_eyes = np.array(far["rest_eyes"])
+    turned = [f for f in far["frames"].values() if f["angle"] > 0.1]
+    assert turned
+    for f in turned:
+        assert np.allclose(f["pivot"], far["rest_pivot"], atol=1e-5)  # the pivot stays put
+        eye_shift = np.linalg.norm(np.array(f["eyes"]) - rest_eyes)
+        about_origin = 2 * np.sin(f["angle"] / 2) * np.linalg.norm(rest_eyes)  # 1.5 m lever
+        assert eye_shift < 0.25 * about_origin, (eye_shift, about_origin)
+    # moving head pose to another object removes it from the face and restores the face
+    moved = r["moved"]
+    assert not any(n.startswith("EmoSpeaker") for n in moved["face_tracks"])
+    assert "EmoSpeaker head" in moved["other_tracks"]
+    assert moved["face_pose_back"]
+    # the rigged face: the head bone turns, not the neck and not the face object
+    assert r["rigged"]["bone_turn"] > 0.01
+    assert r["rigged"]["neck_turn"] == 0 and r["rigged"]["face_turn"] == pytest.approx(0, abs=1e-7)
+
+
+def test_clear_bake_restores_and_emotion_keys_stay_out_of_the_rigs_action(
+    addon_zip: Path, tmp_path: Path
+) -> None:
+    track = turning_track()
+    save_track(track, tmp_path / "track.json")
+    mid = track.start_frame + track.frames // 2
+    r = scenario(
+        "restore_and_emotion_keys", tmp_path, zip=addon_zip, track=tmp_path / "track.json", mid=mid
+    )
+    assert r["holder"] == "EmoSpeaker emotion Face"
+    assert not any(p.startswith("emospeaker") for p in r["capture_paths"]), r["capture_paths"]
+    assert r["bake"][0] == ["FINISHED"] and r["clear"][0] == ["FINISHED"]
+    assert r["baked_jaw"] != pytest.approx(0.123456789, abs=1e-3)  # the bake showed
+    assert max(abs(a) for a in r["baked_turn"]) > 0.03
+    # values, pose, actions and NLA tracks exactly as before the first bake
+    assert r["restored"], r.get("diff")
+    assert r["after_clear_jaw"] == float(np.float32(0.123456789))  # the float32 it held
+    assert r["active_after_clear"][0] == "Capture"
+    assert r["undo_brings_bake_back"] > 0  # one undo step undoes the Clear Bake
+    assert r["curves_nonzero"] and r["curves_same_after_delete"]
+
+
+def test_custom_emotion_poses_change_the_generated_track(
+    addon_zip: Path, server: dict, tmp_path: Path
+) -> None:
+    r = scenario(
+        "custom_poses", tmp_path, zip=addon_zip, address=server["address"],
+        audio=SAMPLE_AUDIO, out=tmp_path,
+    )  # fmt: skip
+    # the panel's status line: first "checking" at once, then what the backend said
+    assert r["status_first"][0] == "checking"  # returned before the check could answer
+    assert r["status_up"][0] == "ok" and f"at {server['address']}" in r["status_up"][1]
+    assert "engines default" in r["status_up"][1]
+    assert r["status_down"][0] == "down" and "no backend at 127.0.0.1:9" in r["status_down"][1]
+    builtin, custom = r["builtin"], r["custom"]
+    # the built-in happy smiles; the character's own happy frowns and lowers a brow instead
+    assert max(builtin["values"]["mouthSmileLeft"]) > 0.5
+    assert "mouthFrownLeft" not in builtin["values"]
+    assert "mouthSmileLeft" not in custom["values"]
+    # scaled by the keyed intensity (1) with the built-in shaping and soft knee
+    from emospeaker.engines.default.emotion import shape_intensity, soft_knee
+
+    shaped = float(shape_intensity(np.array(1.0)))
+    frown = custom["values"]["mouthFrownLeft"]
+    assert frown == pytest.approx([float(soft_knee(np.array(0.8 * shaped)))] * len(frown), abs=1e-5)
+    brow = custom["values"]["browDownLeft"]
+    assert brow == pytest.approx([0.5 * shaped] * len(brow), abs=1e-5)
+    assert custom["provenance"]["emotion_poses"] == ["happy"]
+    options = custom["provenance"]["options"]
+    assert options["blink_rate"] == 0 and options["lip_gain"] == 1.5
+    # the exported file is the CLI's --emotion-poses format; importing it elsewhere gives back
+    # the same poses and gains, and a bad file changes nothing
+    from emospeaker.poses import load_poses
+
+    poses, gains = load_poses(tmp_path / "poses.json")
+    assert poses["happy"]["mouthFrownLeft"] == pytest.approx(0.8)
+    assert gains == {"lip_gain": 1.5, "head_motion": 1.0, "blink_rate": 0.0}
+    stored, saved_gains, curves = r["reopened"]  # after saving and reopening the .blend
+    assert stored["happy"] == pytest.approx(poses["happy"]) and saved_gains["blink_rate"] == 0
+    assert curves[0][EMOTIONS.index("happy")] == 1.0
+    assert r["import"] == ["FINISHED"]
+    assert r["imported"][0]["happy"] == pytest.approx(poses["happy"])
+    assert r["bad_import"][0] == ["CANCELLED"] and "poses.glee" in r["bad_import"][1]
+    assert r["after_bad"]

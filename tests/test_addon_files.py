@@ -54,6 +54,12 @@ def test_names_are_the_backends() -> None:
         ("mouthSmileL", "mouthSmileLeft"),
         ("blendShape1.jawOpen", "jawOpen"),
         ("Face:cheekSquint_L", "cheekSquintLeft"),
+        ("A01_browInnerUp", "browInnerUp"),
+        ("Face.browInnerUp", "browInnerUp"),
+        ("CTRL_expressions_mouthSmileLeft", "mouthSmileLeft"),
+        ("EyeBlink_L", "eyeBlinkLeft"),
+        ("EYEBLINKLEFT", "eyeBlinkLeft"),
+        ("eyeBlink.L", "eyeBlinkLeft"),
         ("Basis", None),
         ("jaw", None),
         ("Corrective_elbow", None),
@@ -66,6 +72,12 @@ def test_shape_key_names_match_channels(name: str, channel: str | None) -> None:
 def test_first_of_two_spellings_wins() -> None:
     found = arkit.match_shape_keys(["JawOpen", "jawOpen", "Basis", "tongue_out"])
     assert found == {"jawOpen": "JawOpen", "tongueOut": "tongue_out"}
+
+
+def test_a_whole_name_wins_over_a_prefixed_one() -> None:
+    found = arkit.match_shape_keys(["Old_jawOpen", "jaw_open", "A1_cheekPuff", "B2_cheekPuff"])
+    assert found == {"jawOpen": "jaw_open", "cheekPuff": "A1_cheekPuff"}
+    assert arkit.unmatched(found)[:2] == ["eyeBlinkLeft", "eyeLookDownLeft"]
 
 
 def random_track(rng: np.random.Generator) -> FaceTrack:

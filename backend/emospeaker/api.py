@@ -13,6 +13,7 @@ from .audio import SAMPLE_RATE, Audio
 from .emotion import EmotionTimeline, curves_from_array
 from .engines import EngineInput, get_engine
 from .jobs import Job
+from .poses import EmotionPoses, pose_vectors
 from .track import DEFAULT_FPS, FaceTrack, frame_count, parse_fps
 
 
@@ -26,11 +27,14 @@ def animate(
     engine: str = "default",
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
+    emotion_poses: EmotionPoses | None = None,
     job: Job | None = None,
 ) -> FaceTrack:
     """Animate `audio` with emotion keys (or dense [frames, 8] curves) on `engine`.
 
     The track has ceil(duration * fps) frames; frame i is the face at audio time i / fps.
+    `emotion_poses` ({emotion: {ARKit channel: weight}}, see poses.py) replace the engine's
+    built-in emotions; an engine that cannot use them says so in provenance["warnings"].
     """
     fps = parse_fps(fps)
     frames = frame_count(Fraction(len(audio.samples), SAMPLE_RATE), fps)
@@ -42,9 +46,17 @@ def animate(
         curves = curves_from_array(emotion, frames)
     chosen = get_engine(engine)
     resolved = chosen.resolve_options(options)
+    poses = pose_vectors(emotion_poses)
+    warnings = []
+    if poses and not chosen.supports_emotion_poses:
+        warnings.append(
+            f"engine {chosen.name!r} does not use custom emotion poses "
+            f"({', '.join(poses)}): its own emotions were used"
+        )
     request = EngineInput(
-        audio, fps, frames, curves, start_frame, transcript or None, int(seed), resolved
-    )
+        audio, fps, frames, curves, start_frame, transcript or None, int(seed), resolved,
+        poses if chosen.supports_emotion_poses else {},
+    )  # fmt: skip
     track = chosen.animate(request, job or Job())
     track.provenance = {
         "engine": chosen.name,
@@ -58,4 +70,8 @@ def animate(
         **chosen.provenance(),
         **track.provenance,
     }
+    if poses:
+        track.provenance["emotion_poses"] = sorted(poses)
+    if warnings:
+        track.provenance["warnings"] = track.provenance.get("warnings", []) + warnings
     return track

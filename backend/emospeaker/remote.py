@@ -18,7 +18,13 @@ import numpy as np
 from .emotion import EmotionTimeline
 from .errors import Cancelled, EmoSpeakerError, InputError
 from .jobs import Job
-from .server.convert import fps_to_wire, set_floats, timeline_to_wire, track_from_events
+from .server.convert import (
+    fps_to_wire,
+    poses_to_wire,
+    set_floats,
+    timeline_to_wire,
+    track_from_events,
+)
 from .track import DEFAULT_FPS, FaceTrack, parse_fps
 from .wire import emospeaker_pb2 as pb
 from .wire.client import Client, ClientError, InvalidRequest, LimitExceeded, audio_file
@@ -40,6 +46,7 @@ def remote_request(
     engine: str = "default",
     seed: int = 0,
     options: dict[str, Any] | None = None,
+    emotion_poses: dict[str, dict[str, float]] | None = None,
 ) -> pb.AnimateRequest:
     """The AnimateRequest equivalent to `api.animate(load_audio(audio), emotion, ...)`."""
     request = pb.AnimateRequest(
@@ -50,6 +57,7 @@ def remote_request(
         engine=engine,
         options={k: str(v) for k, v in (options or {}).items()},
         seed=int(seed),
+        emotion_poses=poses_to_wire(emotion_poses),
     )
     if isinstance(emotion, np.ndarray):
         request.curves.frames = len(emotion)

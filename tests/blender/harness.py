@@ -45,6 +45,9 @@ def call_undoable(op, **kwargs) -> tuple[set[str], str]:  # noqa: ANN001
 
 
 def fcurves(action: bpy.types.Action) -> list[bpy.types.FCurve]:
+    """Every F-curve of the action (all slots on Blender 4.4+, the legacy list on 4.2)."""
+    if not hasattr(action, "layers"):
+        return list(action.fcurves)
     return [
         fc
         for layer in action.layers
@@ -52,6 +55,28 @@ def fcurves(action: bpy.types.Action) -> list[bpy.types.FCurve]:
         for bag in strip.channelbags
         for fc in bag.fcurves
     ]
+
+
+def strips(editor):  # noqa: ANN001, ANN201
+    """The Sequencer's top-level strips (`sequences` before Blender 4.4)."""
+    return editor.strips if hasattr(editor, "strips") else editor.sequences
+
+
+def add_dialogue(scene: bpy.types.Scene, name: str, path: str, start: int) -> str:
+    """The dialogue as a sound strip from `start`; where this Blender has no audio (the bpy
+    4.2 wheel is built without Audaspace, so it cannot make sound strips) the same sound as
+    Generate's audio file from `start`. Returns "STRIP" or "FILE"."""
+    settings = scene.emospeaker
+    editor = scene.sequence_editor_create()
+    try:
+        strips(editor).new_sound(name, path, 1, start)
+    except RuntimeError as exc:
+        if "Audaspace" not in str(exc):
+            raise
+        settings.audio_source, settings.audio_file, settings.file_start = "FILE", path, start
+        return "FILE"
+    settings.audio_source, settings.sound_strip = "STRIP", name
+    return "STRIP"
 
 
 def _animdata(idb) -> dict | None:  # noqa: ANN001
@@ -100,11 +125,29 @@ def fingerprint() -> dict:
             "anim": _animdata(o),
         }
         if hasattr(o, "emospeaker"):
+            state = o.emospeaker
             entry["emotion"] = [
-                getattr(o.emospeaker, e)
-                for e in o.emospeaker.bl_rna.properties.keys()
-                if e not in ("rna_type", "name", "mapping", "mapping_index")
+                value
+                for e in state.bl_rna.properties.keys()
+                if isinstance(value := getattr(state, e), float)
             ]
+            entry["saved"] = [
+                (
+                    s.kind,
+                    s.obj.name if s.obj else "",
+                    s.bone,
+                    s.values,
+                    s.action.name if s.action else "",
+                )
+                for s in state.saved
+            ]
+            entry["poses"] = [
+                (p.emotion, [(v.channel, v.value) for v in p.values]) for p in state.poses
+            ]
+            entry["head_owner"] = (
+                state.head_owner.name if state.head_owner else "",
+                state.head_owner_bone,
+            )
             entry["mapping"] = [
                 (r.channel, r.shape_key, r.gain, r.offset) for r in o.emospeaker.mapping
             ]

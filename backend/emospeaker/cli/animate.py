@@ -49,6 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="engine option (see `emospeaker info`); repeatable",
     )
+    p.add_argument(
+        "--emotion-poses",
+        metavar="FILE.json",
+        help="a character's own emotion poses and gains (the Blender add-on's Export Poses "
+        "format); its gains are engine options that --option overrides",
+    )
     p.add_argument("--max-audio-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_remote_args(p, "animate")
@@ -59,11 +65,16 @@ def run(args: argparse.Namespace) -> int:
     from ..api import animate
     from ..audio import load_audio
     from ..formats import save_track
+    from ..poses import load_poses
 
     output = Path(args.output or Path(args.audio).with_suffix(".json").name)
     timeline = emotion_from_args(args)
     transcript = text_or_file(args.transcript, "transcript")
     options = parse_options(args.option)
+    poses = None
+    if args.emotion_poses:
+        poses, gains = load_poses(args.emotion_poses)
+        options = {**_engine_gains(args.engine, gains), **options}
     started = time.perf_counter()
     settings = dict(
         fps=args.fps,
@@ -72,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         seed=args.seed,
         options=options,
+        emotion_poses=poses,
     )
     with progress_bar("animate", args.quiet) as job:
         if args.server:
@@ -80,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
             audio = load_audio(args.audio, max_seconds=args.max_audio_seconds)
             track = animate(audio, timeline, job=job, **settings)
     save_track(track, output)
+    for warning in track.provenance.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:
         elapsed = time.perf_counter() - started
         print(
@@ -90,6 +104,24 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _engine_gains(engine: str, gains: dict[str, float]) -> dict[str, str]:
+    """The character's gains the engine has options for; the others are named and dropped
+    (the neural engine has no lip_gain, head_motion or blink_rate)."""
+    from ..engines import get_engine
+
+    try:
+        known = set(get_engine(engine).options)
+    except Exception:  # noqa: BLE001 - not installed here (a remote engine): send them all
+        return {k: str(v) for k, v in gains.items()}
+    dropped = sorted(set(gains) - known)
+    if dropped:
+        print(
+            f"warning: engine {engine!r} has no option {', '.join(dropped)}: ignored",
+            file=sys.stderr,
+        )
+    return {k: str(v) for k, v in gains.items() if k in known}
 
 
 def _animate_remote(args: argparse.Namespace, timeline: Any, settings: dict, job: Any) -> Any:

@@ -64,6 +64,8 @@ class EngineInput:
     transcript: str | None = None
     seed: int = 0
     options: Mapping[str, Any] = field(default_factory=dict)
+    # custom emotion poses {emotion: [ALL_CHANNELS] weights at intensity 1}, see poses.py
+    emotion_poses: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 class Engine(ABC):
@@ -74,6 +76,8 @@ class Engine(ABC):
     version: str
     description: str
     options: Mapping[str, Option] = {}
+    # whether `animate` uses EngineInput.emotion_poses (api.animate warns when it does not)
+    supports_emotion_poses: bool = False
 
     def resolve_options(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
         """Defaults overlaid with validated user values; unknown names are an error."""

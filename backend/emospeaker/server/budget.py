@@ -92,6 +92,7 @@ def check_animate(request: pb.AnimateRequest, limits: Limits, prefix: str = "") 
     when the audio's length is known without decoding (PCM), else None."""
     _check_keys(request, limits, prefix)
     _check_options(request, prefix)
+    _check_poses(request, prefix)
     if request.WhichOneof("emotion") == "curves":
         check_track(request.curves.frames, len(EMOTIONS), 1, limits, f"{prefix}curves.frames")
     seconds = pcm_seconds(request.audio, limits, f"{prefix}audio")
@@ -246,6 +247,24 @@ def _check_keys(request: pb.AnimateRequest, limits: Limits, prefix: str) -> None
                 f"{prefix}keys[{i}].intensities has {len(key.intensities)} entries; there are "
                 f"{len(EMOTIONS)} categories: {', '.join(EMOTIONS)}",
                 field=f"{prefix}keys[{i}]",
+            )
+
+
+def _check_poses(request: pb.AnimateRequest, prefix: str) -> None:
+    """At most one custom pose per emotion, each over the known channels at most."""
+    poses = request.emotion_poses
+    if len(poses) > len(EMOTIONS):
+        raise InputError(
+            f"{prefix}emotion_poses has {len(poses)} poses; at most one per emotion "
+            f"({len(EMOTIONS)}: {', '.join(EMOTIONS)})",
+            field=f"{prefix}emotion_poses",
+        )
+    for i, pose in enumerate(poses):
+        if len(pose.channels) > len(ALL_CHANNELS):
+            raise InputError(
+                f"{prefix}emotion_poses[{i}] has {len(pose.channels)} channels; there are "
+                f"{len(ALL_CHANNELS)}",
+                field=f"{prefix}emotion_poses[{i}]",
             )
 
 

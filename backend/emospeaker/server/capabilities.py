@@ -84,6 +84,7 @@ def _engine_info(name: str, checkpoint_dir: Path | None = None) -> pb.EngineInfo
             if k in engine.remote_allowed
         ],
         available=True,
+        emotion_poses=engine.supports_emotion_poses,
     )
 
 

@@ -7,7 +7,7 @@ comes back bit-identical: float32 travels as raw little-endian bytes (see wire.p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 from ..audio import Audio, audio_from_pcm, load_audio
 from ..emotion import EMOTIONS, EmotionKey, EmotionTimeline
 from ..errors import InputError, LimitError
+from ..poses import pose_vectors
 from ..track import DEFAULT_FPS, MAX_FPS, FaceTrack, parse_fps
 from ..wire import emospeaker_pb2 as pb
 from ..wire.packed import append_floats, float_bytes
@@ -134,6 +135,35 @@ def _curves(curves: pb.EmotionCurves) -> np.ndarray:
             field="emotion_curves",
         )
     return values.reshape(curves.frames, width)
+
+
+def poses_from_wire(request: pb.AnimateRequest) -> dict[str, dict[str, float]]:
+    """AnimateRequest.emotion_poses as {emotion: {channel: weight}}, validated."""
+    out: dict[str, dict[str, float]] = {}
+    for i, pose in enumerate(request.emotion_poses):
+        where = f"emotion_poses[{i}]"
+        values = floats(pose, "values")
+        if len(values) != len(pose.channels):
+            raise InputError(
+                f"{where}: {len(values)} values for {len(pose.channels)} channels",
+                field="emotion_poses",
+            )
+        if pose.emotion in out:
+            raise InputError(f"{where}: a second pose for {pose.emotion!r}", field="emotion_poses")
+        if len(set(pose.channels)) != len(pose.channels):
+            raise InputError(f"{where}: a channel is listed twice", field="emotion_poses")
+        out[pose.emotion] = dict(zip(pose.channels, values.tolist(), strict=True))
+    pose_vectors(out)  # names the emotion, channel or value at fault
+    return out
+
+
+def poses_to_wire(poses: Mapping[str, Mapping[str, float]] | None) -> list[pb.EmotionPose]:
+    out = []
+    for emotion, weights in (poses or {}).items():
+        pose = pb.EmotionPose(emotion=emotion, channels=list(weights))
+        set_floats(pose, "values", np.array(list(weights.values()), dtype=np.float32))
+        out.append(pose)
+    return out
 
 
 def fit_curves(curves: np.ndarray, frames: int) -> np.ndarray:

@@ -50,6 +50,7 @@ class AnimatePlan:
     engine: str
     options: dict[str, str]
     frames_per_chunk: int
+    emotion_poses: dict[str, dict[str, float]]
     limits: Limits
     field: str = ""  # prefix of the request's fields in error messages ("animate." in Render)
 
@@ -76,6 +77,7 @@ class AnimatePlan:
             engine=self.engine,
             seed=int(request.seed),
             options=self.options,
+            emotion_poses=self.emotion_poses,
             job=job,
         )
 
@@ -119,12 +121,14 @@ def plan_animate(
     engine = _engine(request.engine or "default")
     options = engine.remote_options(dict(request.options), checkpoint_dir)
     engine.resolve_options(options)  # validates names and values
+    poses = convert.poses_from_wire(request)
     return AnimatePlan(
         request=request,
         fps=fps,
         engine=engine.name,
         options=options,
         frames_per_chunk=per_chunk,
+        emotion_poses=poses,
         limits=limits,
         field=field,
     )

@@ -38,20 +38,22 @@ class EngineOption(_message.Message):
     def __init__(self, name: _Optional[str] = ..., default_value: _Optional[str] = ..., help: _Optional[str] = ..., type: _Optional[str] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EngineInfo(_message.Message):
-    __slots__ = ("name", "version", "description", "options", "available", "unavailable_reason")
+    __slots__ = ("name", "version", "description", "options", "available", "unavailable_reason", "emotion_poses")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     UNAVAILABLE_REASON_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_POSES_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     description: str
     options: _containers.RepeatedCompositeFieldContainer[EngineOption]
     available: bool
     unavailable_reason: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., options: _Optional[_Iterable[_Union[EngineOption, _Mapping]]] = ..., available: bool = ..., unavailable_reason: _Optional[str] = ...) -> None: ...
+    emotion_poses: bool
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., options: _Optional[_Iterable[_Union[EngineOption, _Mapping]]] = ..., available: bool = ..., unavailable_reason: _Optional[str] = ..., emotion_poses: bool = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_audio_seconds", "max_message_bytes", "max_concurrent", "max_fps", "max_intensity", "max_frames_per_chunk", "max_transcript_chars", "max_track_values", "max_render_pixels", "max_emotion_keys", "max_portrait_pixels", "max_layers")
@@ -170,6 +172,16 @@ class EmotionKeys(_message.Message):
     keys: _containers.RepeatedCompositeFieldContainer[EmotionKey]
     def __init__(self, keys: _Optional[_Iterable[_Union[EmotionKey, _Mapping]]] = ...) -> None: ...
 
+class EmotionPose(_message.Message):
+    __slots__ = ("emotion", "channels", "values")
+    EMOTION_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    emotion: str
+    channels: _containers.RepeatedScalarFieldContainer[str]
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, emotion: _Optional[str] = ..., channels: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
 class EmotionCurves(_message.Message):
     __slots__ = ("frames", "values")
     FRAMES_FIELD_NUMBER: _ClassVar[int]
@@ -179,7 +191,7 @@ class EmotionCurves(_message.Message):
     def __init__(self, frames: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class AnimateRequest(_message.Message):
-    __slots__ = ("audio", "fps", "start_frame", "keys", "curves", "transcript", "engine", "options", "seed", "frames_per_chunk")
+    __slots__ = ("audio", "fps", "start_frame", "keys", "curves", "transcript", "engine", "options", "seed", "frames_per_chunk", "emotion_poses")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +209,7 @@ class AnimateRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     FRAMES_PER_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    EMOTION_POSES_FIELD_NUMBER: _ClassVar[int]
     audio: Audio
     fps: Rational
     start_frame: int
@@ -207,7 +220,8 @@ class AnimateRequest(_message.Message):
     options: _containers.ScalarMap[str, str]
     seed: int
     frames_per_chunk: int
-    def __init__(self, audio: _Optional[_Union[Audio, _Mapping]] = ..., fps: _Optional[_Union[Rational, _Mapping]] = ..., start_frame: _Optional[int] = ..., keys: _Optional[_Union[EmotionKeys, _Mapping]] = ..., curves: _Optional[_Union[EmotionCurves, _Mapping]] = ..., transcript: _Optional[str] = ..., engine: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., seed: _Optional[int] = ..., frames_per_chunk: _Optional[int] = ...) -> None: ...
+    emotion_poses: _containers.RepeatedCompositeFieldContainer[EmotionPose]
+    def __init__(self, audio: _Optional[_Union[Audio, _Mapping]] = ..., fps: _Optional[_Union[Rational, _Mapping]] = ..., start_frame: _Optional[int] = ..., keys: _Optional[_Union[EmotionKeys, _Mapping]] = ..., curves: _Optional[_Union[EmotionCurves, _Mapping]] = ..., transcript: _Optional[str] = ..., engine: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., seed: _Optional[int] = ..., frames_per_chunk: _Optional[int] = ..., emotion_poses: _Optional[_Iterable[_Union[EmotionPose, _Mapping]]] = ...) -> None: ...
 
 class TrackHeader(_message.Message):
     __slots__ = ("channels", "fps", "start_frame", "frames", "layers")

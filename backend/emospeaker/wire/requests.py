@@ -125,9 +125,11 @@ def animate_request(
     options: Mapping[str, Any] | None = None,
     seed: int = 0,
     frames_per_chunk: int = 0,
+    emotion_poses: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pb.AnimateRequest:
     """An AnimateRequest. `emotion` is a constant state `{"happy": 0.8}`, keys (see
-    `emotion_keys`), or `emotion_curves(...)`; None means no emotion."""
+    `emotion_keys`), or `emotion_curves(...)`; None means no emotion. `emotion_poses`:
+    {emotion: {ARKit channel: weight at intensity 1}}, the character's own emotions."""
     if isinstance(audio, (str, os.PathLike)):
         audio = audio_file(audio)
     elif isinstance(audio, (bytes, bytearray, memoryview)):
@@ -142,6 +144,10 @@ def animate_request(
         seed=int(seed),
         frames_per_chunk=int(frames_per_chunk),
     )
+    for name, weights in (emotion_poses or {}).items():
+        request.emotion_poses.append(
+            pb.EmotionPose(emotion=name, channels=list(weights), values=list(weights.values()))
+        )
     if isinstance(emotion, pb.EmotionCurves):
         request.curves.CopyFrom(emotion)
     elif isinstance(emotion, pb.EmotionKeys):

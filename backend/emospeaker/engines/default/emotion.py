@@ -58,6 +58,8 @@ and show at half strength while speaking (articulation owns the mouth), fully in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ...channels import ALL_CHANNELS, expand_pairs, index_of, indices, is_blendshape
@@ -157,15 +159,33 @@ def soft_knee(values: np.ndarray) -> np.ndarray:
     return np.minimum(values, KNEE) + (1 - KNEE) * np.tanh(above / (1 - KNEE))
 
 
+def emotion_matrix(poses: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    """EMOTION_TO_CHANNELS with the blendshape row of each emotion in `poses` replaced by
+    that custom pose ([ALL_CHANNELS] weights at intensity 1, see emospeaker.poses)."""
+    if not poses:
+        return EMOTION_TO_CHANNELS
+    out = EMOTION_TO_CHANNELS.copy()
+    for emotion, vector in poses.items():
+        row = EMOTIONS.index(emotion)
+        out[row, _IS_BLENDSHAPE] = np.asarray(vector, dtype=np.float64)[_IS_BLENDSHAPE]
+    return out
+
+
 def emotion_layer(
-    curves: np.ndarray, closure_mask: np.ndarray, speaking: np.ndarray | None = None
+    curves: np.ndarray,
+    closure_mask: np.ndarray,
+    speaking: np.ndarray | None = None,
+    poses: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """[frames, ALL_CHANNELS] from emotion curves [frames, 8], the lips' closure mask and
     how much the face is speaking (0..1): while speaking, articulation owns the mouth and
     the lip-parting channels show at SPEAKING_SHARE of their strength; in pauses the held
-    expression shows fully (a surprised mouth hangs open between phrases)."""
+    expression shows fully (a surprised mouth hangs open between phrases).
+
+    `poses` (custom emotion poses) take the place of the prototypes of their emotions and go
+    through the same intensity shaping, soft knee and closure masking; head postures stay."""
     shaped = shape_intensity(curves.astype(np.float64))
-    layer = shaped @ EMOTION_TO_CHANNELS
+    layer = shaped @ emotion_matrix(poses)
     layer[:, _IS_BLENDSHAPE] = soft_knee(layer[:, _IS_BLENDSHAPE])
     layer += shaped @ EMOTION_POSTURES
     parting = indices(*LIP_PARTING)

@@ -11,6 +11,7 @@ audio ──► prosody (level, loudness, pitch, pauses)          speech.prosody
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ class DefaultEngine(Engine):
         "rule-based, no weights: pocketsphinx phones -> visemes with coarticulation, "
         "FACS emotion, prosodic head and brows, blinks and gaze"
     )
+    supports_emotion_poses = True
     options = {
         "lip_gain": Option(1.0, "scale of jaw and lip opening", 0.0, 2.0),
         "mouth_lead": Option(MOUTH_LEAD, "seconds the mouth moves ahead of the sound", -0.2, 0.2),
@@ -61,7 +63,7 @@ class DefaultEngine(Engine):
         job.progress("layers", 0.9)
         layers = compose_layers(
             timing.phones, prosody, times, request.audio.duration, request.emotion,
-            request.seed, options,
+            request.seed, options, request.emotion_poses,
         )  # fmt: skip
         job.progress("done", 1.0)
         provenance: dict[str, Any] = {
@@ -85,14 +87,18 @@ def compose_layers(
     curves: np.ndarray,
     seed: int,
     options: dict[str, Any],
+    emotion_poses: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """The four passes for known phones (the synthetic training corpus makes its targets here
-    too, so the neural engine learns exactly what this engine does)."""
+    too, so the neural engine learns exactly what this engine does). `emotion_poses` replace
+    the built-in emotion prototypes (see emotion.emotion_layer)."""
     loudness = prosody.sample("loudness", times + options["mouth_lead"])
     lips, closures = lips_layer(phones, times, loudness, options["lip_gain"], options["mouth_lead"])
     return {
         "lips": lips,
-        "emotion": emotion_layer(curves, closures, prosody.sample("speaking", times)),
+        "emotion": emotion_layer(
+            curves, closures, prosody.sample("speaking", times), emotion_poses
+        ),
         "head": head_layer(prosody, times, curves, seed, options["head_motion"]),
         "eyes": eyes_layer(times, duration, curves, prosody.pauses, seed, options["blink_rate"]),
     }

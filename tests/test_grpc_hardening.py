@@ -139,6 +139,18 @@ def test_emotion_keys_over_the_limit_are_refused_before_they_are_read(client):
     assert error.field == "animate.keys" and "60050 emotion keys" in error.details
 
 
+def test_custom_poses_are_at_most_one_per_emotion_over_known_channels(client):
+    request = wc.animate_request(pcm())
+    for i in range(len(EMOTIONS) + 1):
+        request.emotion_poses.add(emotion=EMOTIONS[i % len(EMOTIONS)], channels=["jawOpen"])
+    error = refused(client, request, wc.InvalidRequest)
+    assert error.field == "emotion_poses" and "at most one per emotion" in error.details
+    request = wc.animate_request(pcm())
+    request.emotion_poses.add(emotion="happy", channels=[f"c{i}" for i in range(1000)])
+    error = refused(client, request, wc.InvalidRequest)
+    assert error.field == "emotion_poses[0]" and "1000 channels" in error.details
+
+
 def test_pcm_longer_than_the_limit_is_refused_from_its_byte_count(client):
     audio = pb.Audio(pcm=pb.Pcm(samples=bytes(2 * 8000 * 61), sample_rate=8000))  # 61 s of 0s
     error = refused(client, wc.animate_request(audio))

@@ -15,6 +15,9 @@ TEXT = (
     "and five very fresh muffins."
 )
 VOICE = "voice_cmu_us_slt_arctic_hts"
+# the transcript spells the made-up name as it sounds, so that its words are in the aligner's
+# dictionary and the sample aligns out of the box
+TRANSCRIPT = TEXT.replace("EmoSpeaker", "Emo Speaker")
 
 
 def main() -> None:
@@ -24,7 +27,7 @@ def main() -> None:
         script = f'({VOICE})(set! u (utt.synth (Utterance Text "{TEXT}")))(utt.save.wave u "{wav}")'
         subprocess.run(["festival", "--pipe"], input=script, text=True, check=True)
         subprocess.run(["sox", str(wav), "-r", "16000", "-c", "1", str(out)], check=True)
-    (ROOT / "samples" / "hello.txt").write_text(TEXT + "\n")
+    (ROOT / "samples" / "hello.txt").write_text(TRANSCRIPT + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
 
 

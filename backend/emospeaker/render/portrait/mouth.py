@@ -1,117 +1,222 @@
-"""The mouth interior a closed-mouth photo lacks: cavity, upper and lower teeth, tongue.
+"""The mouth interior a closed-mouth photo lacks: the face model's teeth, gums, tongue and
+mouth socket (ICT FaceKit), deformed by each frame's ARKit weights and drawn in the photo's
+head pose.
 
-Drawn procedurally inside the frame's inner-lip contour, in a mouth frame taken from the photo:
-the upper teeth move with the skull (the rigid head fit), the lower teeth and the tongue with
-the jaw (the chin's motion beyond the head's). Colours come from the photo: the cavity and
-tongue from the lips, the enamel's brightness and tint from the skin, so the interior sits in
-the same light. Edges are anti-aliased and the lips shade what is just inside them.
+Placement: the photo's fitted pose maps the face frame to the canvas; the model's inner lips,
+at the photo's own expression, are moved and scaled onto the photo's inner lips, so the teeth
+sit behind this person's mouth. Each frame the interior takes the frame's weights (jawOpen
+lowers the lower teeth, gums and tongue as the model defines) and head channels.
+
+Look: Gouraud-shaded vertices (a key light from above the camera, a specular glint on the
+enamel), darkening with depth behind the lips (the cavity gets little light), colours taken
+from the photo (the enamel's brightness and white balance from the skin, gums, tongue and
+cavity from the lips). It is drawn only inside the frame's inner-lip contour, shaded near
+the lips' edge, so the lips occlude it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
+from ...channels import ARKIT_BLENDSHAPES
+from ...face.fit import Similarity
+from ...face.model import load_face_model
+from ...face.pose import apply_head_pose
 from . import regions
 from . import topology as tp
+from .raster import rasterise, vertex_normals
 
-# tooth borders across the mouth (fractions of the half mouth width, from the middle out);
-# incisors are wide, the arch turns away so the back teeth look narrow
-UPPER_GAPS = np.array([0.0, 0.30, 0.52, 0.68, 0.80, 0.89, 0.96])
-LOWER_GAPS = np.array([0.0, 0.2, 0.4, 0.58, 0.73, 0.85, 0.94])
-ENAMEL = np.array([0.93, 0.89, 0.80], np.float32)
-TONGUE = np.array([0.55, 0.28, 0.27], np.float32)
-JAW_SHARE = 0.7  # the lower incisors move this fraction of the chin's motion
-LOWER_CROWN = 0.2  # most of the lower teeth that shows above the lower lip (half mouth widths)
+# base colours (linear-ish RGB 0..1) of the interior's materials under neutral light
+ENAMEL = np.array([0.95, 0.91, 0.82], np.float32)
+TONGUE = np.array([0.78, 0.40, 0.40], np.float32)
+GUMS = np.array([0.82, 0.45, 0.45], np.float32)
+SOCKET = np.array([0.40, 0.13, 0.13], np.float32)
+MATERIALS = ("teeth", "gums", "tongue", "mouth")
+REFERENCE_SKIN = np.array([0.80, 0.60, 0.50], np.float32)  # a skin tone in neutral light
+LIGHT = np.array([0.0, 0.5, 1.0], np.float32) / np.sqrt(1.25)  # camera frame, above the lens
+AMBIENT = 0.35
+SHADOW_DEPTH = 0.02  # metres behind the lips over which the light falls off by e
+SUPERSAMPLE = 2  # drawn at this many samples a pixel side, then averaged (anti-aliasing)
+# the model's inner-lip landmarks (iBUG 68: corners 60 and 64, middles 62 and 66) and the
+# MediaPipe points at the same places
+MODEL_LIPS = (60, 62, 64, 66)
+PHOTO_LIPS = (78, 13, 308, 14)
+JAW = ARKIT_BLENDSHAPES.index("jawOpen")
+# the channels that move the interior itself; the lips' own channels would fold the lip lining
+# of the model's socket over the teeth, where the photo's lips (not the model's) are in front
+MOVES_INTERIOR = ("jawOpen", "jawForward", "jawLeft", "jawRight", "tongueOut")
+
+
+@dataclass(frozen=True)
+class Interior:
+    """The face model's mouth interior: its own vertices, shapes and materials."""
+
+    vertices: np.ndarray  # [n, 3] neutral (face frame, metres)
+    channels: np.ndarray  # [c] the MOVES_INTERIOR channels' indices
+    deltas: np.ndarray  # [c, n * 3] their offsets
+    triangles: np.ndarray  # [t, 3] into vertices
+    colour: np.ndarray  # [n, 3] base colour
+    shine: np.ndarray  # [n] specular strength
+    lips: np.ndarray  # [4, 3] neutral inner-lip points (MODEL_LIPS)
+    lip_deltas: np.ndarray  # [c, 4, 3]
+    reach: np.ndarray  # [n] share of the light reaching each vertex (less deeper inside)
+
+    def deform(self, weights: np.ndarray) -> np.ndarray:
+        """Vertices [n, 3] for ARKit weights [52] (only MOVES_INTERIOR count)."""
+        moved = np.asarray(weights, np.float32)[self.channels] @ self.deltas
+        return self.vertices + moved.reshape(-1, 3)
+
+    def lips_at(self, weights: np.ndarray) -> np.ndarray:
+        """Inner-lip points [4, 3] (MODEL_LIPS) for ARKit weights [52] (only MOVES_INTERIOR)."""
+        weights = np.asarray(weights, np.float32)[self.channels]
+        return self.lips + np.tensordot(weights, self.lip_deltas, 1)
+
+
+@lru_cache(maxsize=1)
+def interior() -> Interior:
+    """The interior cut out of the shipped face model (once per process)."""
+    model = load_face_model()
+    parts = [model.material_triangles(m) for m in MATERIALS]
+    used, local = np.unique(np.concatenate(parts), return_inverse=True)
+    colour = np.zeros((len(used), 3), np.float32)
+    shine = np.zeros(len(used), np.float32)
+    start = 0
+    for name, tris, base, gloss in zip(
+        MATERIALS, parts, (ENAMEL, GUMS, TONGUE, SOCKET), (0.5, 0.15, 0.2, 0.0), strict=True
+    ):
+        ids = local[start : start + tris.size]
+        colour[ids], shine[ids] = base, gloss
+        start += tris.size
+    lip_ids = model.landmarks68[list(MODEL_LIPS)]
+    channels = np.array([ARKIT_BLENDSHAPES.index(name) for name in MOVES_INTERIOR])
+    # depth behind the lips at rest: the jaw carries its vertices' light with it as it opens
+    behind = np.maximum(model.vertices[lip_ids, 2].mean() - model.vertices[used, 2], 0)
+    return Interior(
+        vertices=model.vertices[used],
+        channels=channels,
+        deltas=np.ascontiguousarray(model.deltas[channels][:, used].reshape(len(channels), -1)),
+        triangles=local.reshape(-1, 3).astype(np.int32),
+        colour=colour,
+        shine=shine,
+        lips=model.vertices[lip_ids],
+        lip_deltas=model.deltas[channels][:, lip_ids],
+        reach=np.exp(-behind / SHADOW_DEPTH).astype(np.float32),
+    )
 
 
 class MouthLayer:
-    def __init__(self, photo: np.ndarray, source: np.ndarray) -> None:
-        s = np.asarray(source, np.float32)[:, :2]
-        self.source = s
-        left, right = s[tp.LIPS_OUTER[0]], s[tp.LIPS_OUTER[10]]
-        self.half_width = float(np.linalg.norm(right - left)) / 2
-        self.centre = (s[tp.UPPER_LIP_MID] + s[tp.LOWER_LIP_MID]) / 2
-        axis = (right - left) / (2 * self.half_width)
-        self.axis = axis
-        self.down = np.array([-axis[1], axis[0]], np.float32)  # image y grows downwards
-        self.gap = _gap(s)
-        self.lip, self.skin = _colours(photo, s)
-        tint = self.skin / max(float(self.skin.mean()), 1e-3)
-        light = np.clip(float(self.skin.mean()) / 0.55, 0.55, 1.15)
-        self.enamel = np.clip(ENAMEL * light * (0.85 + 0.15 * tint) * 0.9 + 0.1 * self.lip, 0, 1)
-        self.tongue = np.clip(TONGUE * light * (0.7 + 0.3 * tint), 0, 1)
+    def __init__(
+        self,
+        photo: np.ndarray,
+        source: np.ndarray,
+        pose: Similarity,
+        neutral: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
+        """`source` [478, 2] the photo's landmarks (pixels); `pose` maps the face frame to the
+        camera frame (pixels, y up); `neutral` [478, 3] the photo's face without its expression
+        (face frame) and `weights` [52] that expression."""
+        self.model = interior()
+        self.source = np.asarray(source, np.float32)[:, :2]
+        self.pose = pose
+        self.weights = np.asarray(weights, np.float32)
+        self.gap = _gap(self.source)
+        # the model's inner lips at rest onto the photo's: the skull-borne interior follows
+        model_lips = self.model.lips
+        photo_lips = np.asarray(neutral, np.float64)[list(PHOTO_LIPS)]
+        width = np.linalg.norm(model_lips[2, :2] - model_lips[0, :2])
+        self.scale = float(np.clip(np.linalg.norm(photo_lips[2, :2] - photo_lips[0, :2]) / width,
+                                   0.8, 1.25))  # fmt: skip
+        self.centre = model_lips.mean(axis=0)
+        self.offset = photo_lips.mean(axis=0) - self.centre
+        jaw_lips = self.model.lip_deltas[MOVES_INTERIOR.index("jawOpen")]
+        self.jaw_gap = float(pose.scale * self.scale * (jaw_lips[1, 1] - jaw_lips[3, 1]))
+        self.palette = _palette(photo, self.source)
 
     def draw(
-        self, frame: np.ndarray, target: np.ndarray, rigid: np.ndarray, back: np.ndarray
+        self,
+        frame: np.ndarray,
+        target: np.ndarray,
+        weights: np.ndarray | None = None,
+        head: np.ndarray | None = None,
     ) -> None:
         """Paint the interior inside `target`'s inner lips where the mouth opens beyond the
-        photo's (in place); `rigid` is the head's motion (photo -> frame), `back` its inverse."""
+        photo's (in place), for the frame's ARKit `weights` [52] and head channels [6]
+        (default: the photo's expression with the jaw opened as far as the lips are)."""
         polygon = target[list(tp.LIPS_INNER)]
-        reveal = _smoothstep(0.9 * self.gap, 1.3 * self.gap + 1.5, _gap(target))
-        box = regions.box_around(polygon, 2, (frame.shape[1], frame.shape[0]))
+        gap = _gap(target)
+        reveal = _smoothstep(0.9 * self.gap, 1.3 * self.gap + 1.5, gap)
+        box = regions.box_around(polygon, 3, (frame.shape[1], frame.shape[0]))
         if reveal <= 0 or box is None:
             return
         inside = regions.polygon_mask(polygon, box)
         if not inside.any():
             return
+        if weights is None:
+            weights = self._weights_for(gap)
+        image = self._render(np.asarray(weights, np.float32), head, box)
         # reach a little over the lips' inner edge, where the photo's closed slit is stretched
-        grow = 2 * int(round(1 + 0.04 * _gap(target))) + 1
+        grow = 2 * int(round(1 + 0.04 * gap)) + 1
         alpha = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
         alpha = cv2.GaussianBlur(alpha, (3, 3), 0.7) * reveal
-        x, y = regions.pixel_grid(box)
-        jaw = JAW_SHARE * (target[tp.CHIN] - regions.apply(rigid, self.source[tp.CHIN]))
-        upper = self._mouth_coords(back, x, y)
-        lower = self._mouth_coords(back, x - jaw[0], y - jaw[1])
-        lip_u, lip_v = self._mouth_coords(back, *(target[list(tp.LIPS_INNER[11:])] - jaw).T)
-        lower_lip = np.interp(lower[0], lip_u[::-1], lip_v[::-1])  # the lip's inner edge
-        depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-        image = self._paint(upper, lower, lower_lip, depth)
-        regions.blend(frame, image * 255, alpha, box)
-
-    def _mouth_coords(self, back: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple:
-        """(u, v) in the photo's mouth frame: u across (-1..1 corner to corner), v down,
-        both in half mouth widths."""
-        px = back[0, 0] * x + back[0, 1] * y + back[0, 2] - self.centre[0]
-        py = back[1, 0] * x + back[1, 1] * y + back[1, 2] - self.centre[1]
-        u = (px * self.axis[0] + py * self.axis[1]) / self.half_width
-        v = (px * self.down[0] + py * self.down[1]) / self.half_width
-        return u, v
-
-    def _paint(
-        self, upper: tuple, lower: tuple, lower_lip: np.ndarray, inside: np.ndarray
-    ) -> np.ndarray:
-        px = 1 / self.half_width  # one pixel in mouth units: the anti-aliasing width
-        u, v = upper
-        ul, vl = lower
-        # cavity: dark and warm, darkest in the middle at the back
-        depth = np.clip(1 - np.abs(u), 0, 1)
-        image = (self.lip * (0.3 - 0.14 * depth)[..., None]).astype(np.float32)
-        # lower teeth: jaw-borne, their edge hidden behind the upper teeth when the jaw is shut;
-        # the lower lip covers all but the top of their crowns
-        edge = np.maximum(0.06 + 0.12 * ul**2, lower_lip - LOWER_CROWN)
-        edge += _notches(ul, LOWER_GAPS, px)
-        # tongue: a dome behind the lower teeth, rising over them in the middle
-        top = edge - 0.12 + 0.8 * ul**2
-        tongue = _cover(vl - top, px) * _cover(0.85 - np.abs(ul), 2 * px)
-        shade = np.clip(0.35 + 2.5 * (vl - top), 0.35, 0.9)[..., None]
-        image = _mix(image, self.tongue * shade, tongue)
-        lower_teeth = _cover(vl - edge, px) * _cover(0.88 - np.abs(ul), 2 * px)
-        image = _mix(image, self._enamel(ul, LOWER_GAPS, px, 0.78), lower_teeth)
-        # upper teeth: skull-borne, in front of the lower ones
-        edge = 0.10 - 0.08 * u**2 - _notches(u, UPPER_GAPS, px)
-        upper_teeth = _cover(edge - v, px) * _cover(0.92 - np.abs(u), 2 * px)
-        image = _mix(image, self._enamel(u, UPPER_GAPS, px, 0.95), upper_teeth)
         # the lips shade what is just inside them
-        occlusion = 1 - 0.45 * np.exp(-inside * px / 0.06)
-        return np.clip(image * occlusion[..., None], 0, 1)
+        depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        shade = 1 - 0.5 * np.exp(-depth / max(0.08 * self.scale * self.jaw_gap, 1.0))
+        regions.blend(frame, image * shade[..., None] * 255, alpha, box)
 
-    def _enamel(self, u: np.ndarray, gaps: np.ndarray, px: float, light: float) -> np.ndarray:
-        """Teeth colour: darker towards the corners where the arch turns away, dark seams."""
-        seam = 1 - 0.22 * np.exp(-((_to_gap(u, gaps) / max(0.7 * px, 0.01)) ** 2))
-        falloff = light * (1 - 0.75 * np.clip(np.abs(u), 0, 1) ** 3) * seam
-        falloff = falloff[..., None]  # shaded enamel takes the warm colour of the cavity
-        return self.enamel * falloff + self.lip * 0.3 * (1 - falloff)
+    def _weights_for(self, gap: float) -> np.ndarray:
+        """The photo's expression with jawOpen set to open the lips `gap` px."""
+        weights = self.weights.copy()
+        opened = (gap - self.gap) / max(self.jaw_gap, 1e-3)
+        weights[JAW] = np.clip(weights[JAW] + opened, 0, 1)
+        return weights
+
+    def _render(self, weights: np.ndarray, head: np.ndarray | None, box: tuple) -> np.ndarray:
+        """The shaded interior over the pixels of `box`, RGB float 0..1."""
+        points = self.centre + self.scale * (self.model.deform(weights) - self.centre)
+        points += self.offset
+        if head is not None:
+            points = apply_head_pose(points, np.asarray(head, np.float64))
+        camera = self.pose.apply(points).astype(np.float32)  # x right, y up, z to camera
+        normals = vertex_normals(camera, self.model.triangles)
+        normals *= np.where(normals[:, 2:] < 0, -1, 1)  # two-sided: every face shows its front
+        colour = self._shade(normals)
+        x0, y0, x1, y1 = box
+        xy = np.empty((len(camera), 2), np.float32)
+        xy[:, 0] = (camera[:, 0] - x0 + 0.5) * SUPERSAMPLE - 0.5
+        xy[:, 1] = (-camera[:, 1] - y0 + 0.5) * SUPERSAMPLE - 0.5
+        shape = ((y1 - y0) * SUPERSAMPLE, (x1 - x0) * SUPERSAMPLE)
+        image = np.empty((*shape, 3), np.float32)
+        image[:] = self.palette["cavity"]
+        zbuffer = np.full(shape, -np.inf, np.float32)
+        rasterise(xy, camera[:, 2], colour, self.model.triangles, image, zbuffer)
+        return cv2.resize(image, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+
+    def _shade(self, normals: np.ndarray) -> np.ndarray:
+        """Vertex colours: ambient + key light, a glint on the enamel, dimmer deeper inside."""
+        lit = np.clip(normals @ LIGHT, 0, 1)
+        half = LIGHT + np.array([0, 0, 1], np.float32)
+        half /= np.linalg.norm(half)
+        glint = np.clip(normals @ half, 0, 1) ** 24 * self.model.shine
+        reach = self.model.reach[:, None]
+        base = self.model.colour * self.palette["tint"] * self.palette["light"]
+        colour = base * (AMBIENT + (1 - AMBIENT) * lit[:, None]) + glint[:, None] * 0.6
+        return np.clip(colour * reach + self.palette["cavity"] * (1 - reach), 0, 1)
+
+
+def _palette(photo: np.ndarray, points: np.ndarray) -> dict:
+    """The photo's light: white balance (tint) and brightness from the skin, cavity colour
+    from the lips."""
+    lip, skin = _colours(photo, points)
+    tint = (skin / skin.mean()) / (REFERENCE_SKIN / REFERENCE_SKIN.mean())
+    tint = np.clip(tint / tint.mean(), 0.8, 1.2).astype(np.float32)
+    light = float(np.clip(skin.mean() / REFERENCE_SKIN.mean(), 0.5, 1.1))
+    cavity = np.clip(lip * 0.22, 0, 1).astype(np.float32)
+    return {"tint": tint, "light": light, "cavity": cavity}
 
 
 def _gap(points: np.ndarray) -> float:
@@ -141,25 +246,6 @@ def _colours(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndar
     cheeks = [median_in(points[c] + circle) for c in tp.CHEEKS]
     skin = np.mean([c for c in cheeks if c is not None], axis=0)
     return (lip if lip is not None else skin * [0.8, 0.5, 0.5]), skin
-
-
-def _cover(signed: np.ndarray, px: float) -> np.ndarray:
-    """Coverage of a soft edge: 0 below -px/2, 1 above +px/2."""
-    return np.clip(0.5 + signed / px, 0, 1)
-
-
-def _mix(under: np.ndarray, over: np.ndarray, amount: np.ndarray) -> np.ndarray:
-    return under + amount[..., None] * (over - under)
-
-
-def _to_gap(u: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """Distance from u to the nearest tooth border (borders mirror about the middle)."""
-    return np.abs(np.abs(u)[..., None] - gaps).min(axis=-1)
-
-
-def _notches(u: np.ndarray, gaps: np.ndarray, px: float) -> np.ndarray:
-    """Rounded tooth tips: the edge recedes a little at each border."""
-    return 0.012 * np.exp(-((_to_gap(u, gaps) / max(1.5 * px, 0.025)) ** 2))
 
 
 def _smoothstep(lo: float, hi: float, x: float) -> float:

@@ -32,14 +32,15 @@ from .raster import rasterise, vertex_normals
 
 # base colours (linear-ish RGB 0..1) of the interior's materials under neutral light
 ENAMEL = np.array([0.95, 0.91, 0.82], np.float32)
-TONGUE = np.array([0.78, 0.40, 0.40], np.float32)
-GUMS = np.array([0.82, 0.45, 0.45], np.float32)
+TONGUE = np.array([0.85, 0.45, 0.45], np.float32)
+GUMS = np.array([0.88, 0.52, 0.52], np.float32)
 SOCKET = np.array([0.40, 0.13, 0.13], np.float32)
-MATERIALS = ("teeth", "gums", "tongue", "mouth")
+MATERIALS = ("teeth", "gums", "tongue", "mouth")  # the model's materials drawn, and their
+GLOSS = (0.5, 0.15, 0.2, 0.0)  # specular strengths
 REFERENCE_SKIN = np.array([0.80, 0.60, 0.50], np.float32)  # a skin tone in neutral light
-LIGHT = np.array([0.0, 0.5, 1.0], np.float32) / np.sqrt(1.25)  # camera frame, above the lens
-AMBIENT = 0.35
-SHADOW_DEPTH = 0.02  # metres behind the lips over which the light falls off by e
+LIGHT = np.array([0.0, 0.25, 1.0], np.float32) / np.sqrt(1.0625)  # camera frame, above the lens
+AMBIENT = 0.45
+SHADOW_DEPTH = 0.03  # metres behind the lips over which the light falls off by e
 SUPERSAMPLE = 2  # drawn at this many samples a pixel side, then averaged (anti-aliasing)
 # the model's inner-lip landmarks (iBUG 68: corners 60 and 64, middles 62 and 66) and the
 # MediaPipe points at the same places
@@ -84,13 +85,9 @@ def interior() -> Interior:
     used, local = np.unique(np.concatenate(parts), return_inverse=True)
     colour = np.zeros((len(used), 3), np.float32)
     shine = np.zeros(len(used), np.float32)
-    start = 0
-    for name, tris, base, gloss in zip(
-        MATERIALS, parts, (ENAMEL, GUMS, TONGUE, SOCKET), (0.5, 0.15, 0.2, 0.0), strict=True
-    ):
-        ids = local[start : start + tris.size]
-        colour[ids], shine[ids] = base, gloss
-        start += tris.size
+    material = np.repeat(np.arange(len(MATERIALS)), [p.size for p in parts])
+    for i, (base, gloss) in enumerate(zip((ENAMEL, GUMS, TONGUE, SOCKET), GLOSS, strict=True)):
+        colour[local[material == i]], shine[local[material == i]] = base, gloss
     lip_ids = model.landmarks68[list(MODEL_LIPS)]
     channels = np.array([ARKIT_BLENDSHAPES.index(name) for name in MOVES_INTERIOR])
     # depth behind the lips at rest: the jaw carries its vertices' light with it as it opens

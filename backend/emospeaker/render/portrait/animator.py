@@ -30,7 +30,7 @@ class PortraitAnimator:
         self.source = self.landmarks[:, :2]
         self.mesh = WarpMesh.build(self.source, (canvas.shape[1], canvas.shape[0]))
         self.rigid = RigidFit(self.source)
-        self.eyes = EyeLayer(self.source)
+        self.eyes = EyeLayer(self.canvas, self.source)
         self.fit: FaceFit | None = None
         if self.landmarks.shape[1] == 3:
             self.fit = fit_image(self.landmarks)

@@ -13,8 +13,8 @@ landmarks the renderer was asked to draw:
 
 With --sheet DIR it also writes pictures to look at: `emotions.png`, the eight emotions at
 intensities 0.5, 1 and 1.5 (rows) on the matplotlib portrait, each at the frame of the sample
-speech where the mouth is open widest, and `mouth_closeups.png`, the mouth of each emotion at
-intensity 1 at its widest opening, magnified.
+speech whose jawOpen is nearest SHEET_JAW (a mid-speech mouth), and `mouth_closeups.png`, the
+mouth of each emotion at intensity 1 at its widest opening, magnified.
 
 Sources of motion:
   --replay CLIP   the landmarks MediaPipe tracks in a real talking-head video (e.g. the clips in
@@ -60,6 +60,7 @@ LIPS = list(dict.fromkeys(tp.LIPS_OUTER + tp.LIPS_INNER))
 NOSE_BRIDGE = (6, 168)
 SIZE = 512
 FLOOR_FRAMES = 30
+SHEET_JAW = 0.3
 
 
 def replay(clip: Path, frames: int) -> tuple:
@@ -203,11 +204,13 @@ def sheet(folder: Path) -> None:
         cells = []
         for emotion in EMOTIONS:
             targets, (weights, head), _ = speech_motion(animator, f"{emotion}:{intensity}")
-            i = int(np.argmax(weights[:, jaw]))
+            i = int(np.argmin(np.abs(weights[:, jaw] - SHEET_JAW)))
             frame = animator.frame(targets[i], weights[i], head[i])
             cells.append(_label(cv2.resize(frame, (256, 256), interpolation=cv2.INTER_AREA),
                                 f"{emotion} {intensity:g}"))  # fmt: skip
             if intensity == 1.0:
+                i = int(np.argmax(weights[:, jaw]))
+                frame = animator.frame(targets[i], weights[i], head[i])
                 crop = frame[cy - half : cy + half, cx - 2 * half : cx + 2 * half]
                 zoomed = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
                 closeups.append(_label(zoomed, emotion))

@@ -286,3 +286,37 @@ def test_a_closed_mouth_opens_onto_teeth_only_when_the_jaw_drops(photo):
     assert enamel_pixels(animator.canvas, region, animator.canvas, lips) == 0
     assert count[0.0] == 0  # the closed lips of the photo: no teeth
     assert count[0.8] > 40  # the upper incisors, lit
+
+
+def lower_lip_middle(points: np.ndarray) -> np.ndarray:
+    """The middle of the lower lip: its inner edge and, back, its outer edge [10, 2]."""
+    return np.concatenate(
+        [points[list(tp.LIPS_INNER[13:18])], points[list(tp.LIPS_OUTER[13:18])][::-1]]
+    )
+
+
+def test_the_lower_lip_keeps_its_thickness_and_colour_when_the_mouth_opens(photo):
+    animator = get_renderer("photo").prepare(photo, 512)
+    values = np.zeros((1, len(ALL_CHANNELS)), np.float32)
+    values[0, index_of("jawOpen")] = 1
+    track = FaceTrack.from_values(values, FPS)
+    target = face_motion(animator.landmarks, track, animator.fit)[0]
+    weights, head = face_channels(animator.fit, track)
+    frame = animator.frame(target, weights[0], head[0])
+    source = animator.source
+
+    def thickness(points: np.ndarray) -> float:
+        inner, outer = points[list(tp.LIPS_INNER[13:18])], points[list(tp.LIPS_OUTER[13:18])]
+        return float(np.linalg.norm(inner - outer, axis=1).mean())
+
+    assert thickness(target) > 0.9 * thickness(source)
+
+    # what is drawn there is still lip: its colour, not the interior's or a stretched seam
+    def band(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+        mask = cv2.fillPoly(
+            np.zeros(image.shape[:2], np.uint8), [np.int32(lower_lip_middle(points))], 1
+        )
+        mask = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+        return image[mask].astype(float).mean(axis=0)
+
+    assert np.abs(band(frame, target) - band(animator.canvas, source)).max() < 20

@@ -156,10 +156,9 @@ class MouthLayer:
         if weights is None:
             weights = self._weights_for(gap)
         image = self._render(np.asarray(weights, np.float32), head, box)
-        # reach a little over the lips' inner edge, where the photo's closed slit is stretched
-        grow = 2 * int(round(1 + 0.04 * gap)) + 1
-        alpha = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-        alpha = cv2.GaussianBlur(alpha, (3, 3), 0.7) * reveal
+        # exactly inside the lips: the stretched inner edge of the photo's lips reads as their
+        # wet margin, and covering it would thin the lower lip
+        alpha = cv2.GaussianBlur(inside, (3, 3), 0.7) * reveal
         # the lips shade what is just inside them
         depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
         shade = 1 - 0.5 * np.exp(-depth / max(0.08 * self.scale * self.jaw_gap, 1.0))

@@ -25,7 +25,7 @@ import numpy as np
 from ...channels import ARKIT_BLENDSHAPES
 from ...face.fit import Similarity
 from ...face.model import load_face_model
-from ...face.pose import apply_head_pose
+from ...face.pose import head_transform
 from . import regions
 from . import topology as tp
 from .raster import rasterise, vertex_normals
@@ -173,11 +173,8 @@ class MouthLayer:
 
     def _render(self, weights: np.ndarray, head: np.ndarray | None, box: tuple) -> np.ndarray:
         """The shaded interior over the pixels of `box`, RGB float 0..1."""
-        points = self.centre + self.scale * (self.model.deform(weights) - self.centre)
-        points += self.offset
-        if head is not None:
-            points = apply_head_pose(points, np.asarray(head, np.float64))
-        camera = self.pose.apply(points).astype(np.float32)  # x right, y up, z to camera
+        linear, shift = self._to_camera(head)
+        camera = self.model.deform(weights) @ linear.T + shift  # x right, y up, z to camera
         normals = vertex_normals(camera, self.model.triangles)
         normals *= np.where(normals[:, 2:] < 0, -1, 1)  # two-sided: every face shows its front
         colour = self._shade(normals)
@@ -191,6 +188,19 @@ class MouthLayer:
         zbuffer = np.full(shape, -np.inf, np.float32)
         rasterise(xy, camera[:, 2], colour, self.model.triangles, image, zbuffer)
         return cv2.resize(image, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+
+    def _to_camera(self, head: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The affine map (float32 [3, 3], [3]) taking the model's interior to the camera
+        frame: the fit onto the photo's lips, the head channels, the photo's pose."""
+        linear = self.pose.scale * self.pose.rotation
+        shift = self.pose.translation.astype(np.float64)
+        if head is not None:
+            turn = head_transform(np.asarray(head, np.float64))
+            shift = linear @ turn[:3, 3] + shift
+            linear = linear @ turn[:3, :3]
+        anchor = self.centre * (1 - self.scale) + self.offset  # face = scale * model + anchor
+        shift = linear @ anchor + shift
+        return (linear * self.scale).astype(np.float32), shift.astype(np.float32)
 
     def _shade(self, normals: np.ndarray) -> np.ndarray:
         """Vertex colours: ambient + key light, a glint on the enamel, dimmer deeper inside."""

@@ -62,7 +62,7 @@ class PortraitAnimator:
         rigid = self.rigid(target)
         back = regions.invert(rigid)
         self.eyes.draw(out, self.canvas, target, rigid, back)
-        self.mouth.draw(out, target, weights, head)
+        self.mouth.draw(out, target, weights, head, rigid)
         return out
 
 

@@ -42,6 +42,7 @@ LIGHT = np.array([0.0, 0.25, 1.0], np.float32) / np.sqrt(1.0625)  # camera frame
 AMBIENT = 0.45
 SHADOW_DEPTH = 0.03  # metres behind the lips over which the light falls off by e
 SUPERSAMPLE = 2  # drawn at this many samples a pixel side, then averaged (anti-aliasing)
+SUPERSAMPLE_UP_TO = 160  # px: wider mouths (full-size portraits) have edges to spare
 # the model's inner-lip landmarks (iBUG 68: corners 60 and 64, middles 62 and 66) and the
 # MediaPipe points at the same places
 MODEL_LIPS = (60, 62, 64, 66)
@@ -140,10 +141,13 @@ class MouthLayer:
         target: np.ndarray,
         weights: np.ndarray | None = None,
         head: np.ndarray | None = None,
+        motion: np.ndarray | None = None,
     ) -> None:
         """Paint the interior inside `target`'s inner lips where the mouth opens beyond the
-        photo's (in place), for the frame's ARKit `weights` [52] and head channels [6]
-        (default: the photo's expression with the jaw opened as far as the lips are)."""
+        photo's (in place), for the frame's ARKit `weights` [52] (default: the photo's
+        expression with the jaw opened as far as the lips are) and head channels [6]. Without
+        head channels, `motion` ([2, 3] photo -> frame pixels, the head's motion fitted to the
+        landmarks) moves the interior with the head."""
         polygon = target[list(tp.LIPS_INNER)]
         gap = _gap(target)
         reveal = _smoothstep(0.9 * self.gap, 1.3 * self.gap + 1.5, gap)
@@ -155,7 +159,7 @@ class MouthLayer:
             return
         if weights is None:
             weights = self._weights_for(gap)
-        image = self._render(np.asarray(weights, np.float32), head, box)
+        image = self._render(np.asarray(weights, np.float32), head, motion, box)
         # exactly inside the lips: the stretched inner edge of the photo's lips reads as their
         # wet margin, and covering it would thin the lower lip
         alpha = cv2.GaussianBlur(inside, (3, 3), 0.7) * reveal
@@ -171,7 +175,9 @@ class MouthLayer:
         weights[JAW] = np.clip(weights[JAW] + opened, 0, 1)
         return weights
 
-    def _render(self, weights: np.ndarray, head: np.ndarray | None, box: tuple) -> np.ndarray:
+    def _render(
+        self, weights: np.ndarray, head: np.ndarray | None, motion: np.ndarray | None, box: tuple
+    ) -> np.ndarray:
         """The shaded interior over the pixels of `box`, RGB float 0..1."""
         linear, shift = self._to_camera(head)
         camera = self.model.deform(weights) @ linear.T + shift  # x right, y up, z to camera
@@ -179,14 +185,19 @@ class MouthLayer:
         normals *= np.where(normals[:, 2:] < 0, -1, 1)  # two-sided: every face shows its front
         colour = self._shade(normals)
         x0, y0, x1, y1 = box
-        xy = np.empty((len(camera), 2), np.float32)
-        xy[:, 0] = (camera[:, 0] - x0 + 0.5) * SUPERSAMPLE - 0.5
-        xy[:, 1] = (-camera[:, 1] - y0 + 0.5) * SUPERSAMPLE - 0.5
-        shape = ((y1 - y0) * SUPERSAMPLE, (x1 - x0) * SUPERSAMPLE)
+        samples = SUPERSAMPLE if x1 - x0 <= SUPERSAMPLE_UP_TO else 1
+        xy = np.stack([camera[:, 0], -camera[:, 1]], axis=1)  # canvas pixels
+        if head is None and motion is not None:
+            xy = regions.apply(np.asarray(motion, np.float32), xy)
+        xy = (xy - [x0 - 0.5, y0 - 0.5]) * samples - 0.5
+        xy = xy.astype(np.float32)
+        shape = ((y1 - y0) * samples, (x1 - x0) * samples)
         image = np.empty((*shape, 3), np.float32)
         image[:] = self.palette["cavity"]
         zbuffer = np.full(shape, -np.inf, np.float32)
         rasterise(xy, camera[:, 2], colour, self.model.triangles, image, zbuffer)
+        if samples == 1:
+            return image
         return cv2.resize(image, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
 
     def _to_camera(self, head: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -69,7 +69,8 @@ class Interior:
 
     def deform(self, weights: np.ndarray) -> np.ndarray:
         """Vertices [n, 3] for ARKit weights [52] (only MOVES_INTERIOR count)."""
-        moved = np.asarray(weights, np.float32)[self.channels] @ self.deltas
+        # einsum, not @: BLAS would spread these thin products over threads that spin
+        moved = np.einsum("k,kn->n", np.asarray(weights, np.float32)[self.channels], self.deltas)
         return self.vertices + moved.reshape(-1, 3)
 
     def lips_at(self, weights: np.ndarray) -> np.ndarray:
@@ -180,7 +181,8 @@ class MouthLayer:
     ) -> np.ndarray:
         """The shaded interior over the pixels of `box`, RGB float 0..1."""
         linear, shift = self._to_camera(head)
-        camera = self.model.deform(weights) @ linear.T + shift  # x right, y up, z to camera
+        points = self.model.deform(weights)
+        camera = np.einsum("nj,ij->ni", points, linear) + shift  # x right, y up, z to camera
         normals = vertex_normals(camera, self.model.triangles)
         normals *= np.where(normals[:, 2:] < 0, -1, 1)  # two-sided: every face shows its front
         colour = self._shade(normals)
@@ -188,7 +190,8 @@ class MouthLayer:
         samples = SUPERSAMPLE if x1 - x0 <= SUPERSAMPLE_UP_TO else 1
         xy = np.stack([camera[:, 0], -camera[:, 1]], axis=1)  # canvas pixels
         if head is None and motion is not None:
-            xy = regions.apply(np.asarray(motion, np.float32), xy)
+            motion = np.asarray(motion, np.float32)
+            xy = np.einsum("nj,ij->ni", xy, motion[:, :2]) + motion[:, 2]
         xy = (xy - [x0 - 0.5, y0 - 0.5]) * samples - 0.5
         xy = xy.astype(np.float32)
         shape = ((y1 - y0) * samples, (x1 - x0) * samples)
@@ -215,10 +218,10 @@ class MouthLayer:
 
     def _shade(self, normals: np.ndarray) -> np.ndarray:
         """Vertex colours: ambient + key light, a glint on the enamel, dimmer deeper inside."""
-        lit = np.clip(normals @ LIGHT, 0, 1)
+        lit = np.clip(np.einsum("nj,j->n", normals, LIGHT), 0, 1)
         half = LIGHT + np.array([0, 0, 1], np.float32)
         half /= np.linalg.norm(half)
-        glint = np.clip(normals @ half, 0, 1) ** 24 * self.model.shine
+        glint = np.clip(np.einsum("nj,j->n", normals, half), 0, 1) ** 24 * self.model.shine
         reach = self.model.reach[:, None]
         base = self.model.colour * self.palette["tint"] * self.palette["light"]
         colour = base * (AMBIENT + (1 - AMBIENT) * lit[:, None]) + glint[:, None] * 0.6

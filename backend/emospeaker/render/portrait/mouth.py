@@ -2,16 +2,17 @@
 mouth socket (ICT FaceKit), deformed by each frame's ARKit weights and drawn in the photo's
 head pose.
 
-Placement: the photo's fitted pose maps the face frame to the canvas; the model's inner lips,
-at the photo's own expression, are moved and scaled onto the photo's inner lips, so the teeth
-sit behind this person's mouth. Each frame the interior takes the frame's weights (jawOpen
-lowers the lower teeth, gums and tongue as the model defines) and head channels.
+Placement: the photo's fitted pose maps the face frame to the canvas; the model's inner lips
+at rest are moved and scaled onto the photo's neutral inner lips (its lips with the fitted
+expression removed), so the teeth sit behind this person's mouth and stay with the skull.
+Each frame the interior takes the frame's jaw and tongue weights (jawOpen lowers the lower
+teeth, gums and tongue as the model defines) and head channels.
 
-Look: Gouraud-shaded vertices (a key light from above the camera, a specular glint on the
-enamel), darkening with depth behind the lips (the cavity gets little light), colours taken
-from the photo (the enamel's brightness and white balance from the skin, gums, tongue and
-cavity from the lips). It is drawn only inside the frame's inner-lip contour, shaded near
-the lips' edge, so the lips occlude it.
+Look: Gouraud-shaded vertices (a key light from just above the camera, a specular glint on
+the enamel), darkening with depth behind the lips (the back of the mouth gets little light),
+colours in the photo's light (white balance and brightness from the cheek skin, the cavity's
+colour from the lips). It is drawn only inside the frame's inner-lip contour, shaded near
+the lips' edge, so the photo's lips occlude it.
 """
 
 from __future__ import annotations
@@ -72,11 +73,6 @@ class Interior:
         # einsum, not @: BLAS would spread these thin products over threads that spin
         moved = np.einsum("k,kn->n", np.asarray(weights, np.float32)[self.channels], self.deltas)
         return self.vertices + moved.reshape(-1, 3)
-
-    def lips_at(self, weights: np.ndarray) -> np.ndarray:
-        """Inner-lip points [4, 3] (MODEL_LIPS) for ARKit weights [52] (only MOVES_INTERIOR)."""
-        weights = np.asarray(weights, np.float32)[self.channels]
-        return self.lips + np.tensordot(weights, self.lip_deltas, 1)
 
 
 @lru_cache(maxsize=1)

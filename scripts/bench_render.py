@@ -13,8 +13,8 @@ landmarks the renderer was asked to draw:
 
 With --sheet DIR it also writes pictures to look at: `emotions.png`, the eight emotions at
 intensities 0.5, 1 and 1.5 (rows) on the matplotlib portrait, each at the frame of the sample
-speech whose jawOpen is nearest SHEET_JAW (a mid-speech mouth), and `mouth_closeups.png`, the
-mouth of each emotion at intensity 1 at its widest opening, magnified.
+speech whose jawOpen is nearest SHEET_JAW (a mid-speech mouth) outside blinks, and
+`mouth_closeups.png`, the mouth of each emotion at intensity 1 at its widest opening, magnified.
 
 Sources of motion:
   --replay CLIP   the landmarks MediaPipe tracks in a real talking-head video (e.g. the clips in
@@ -196,6 +196,7 @@ def sheet(folder: Path) -> None:
 
     animator = portrait_animator()
     jaw = ARKIT_BLENDSHAPES.index("jawOpen")
+    blinks = [ARKIT_BLENDSHAPES.index(f"eyeBlink{side}") for side in ("Left", "Right")]
     rows, closeups = [], []
     mouth = animator.source[list(tp.LIPS_OUTER)]
     cx, cy = np.rint(mouth.mean(axis=0)).astype(int)
@@ -204,7 +205,8 @@ def sheet(folder: Path) -> None:
         cells = []
         for emotion in EMOTIONS:
             targets, (weights, head), _ = speech_motion(animator, f"{emotion}:{intensity}")
-            i = int(np.argmin(np.abs(weights[:, jaw] - SHEET_JAW)))
+            blinking = weights[:, blinks].max(axis=1) > 0.2  # show the eyes, not a blink
+            i = int(np.argmin(np.abs(weights[:, jaw] - SHEET_JAW) + 10 * blinking))
             frame = animator.frame(targets[i], weights[i], head[i])
             cells.append(_label(cv2.resize(frame, (256, 256), interpolation=cv2.INTER_AREA),
                                 f"{emotion} {intensity:g}"))  # fmt: skip

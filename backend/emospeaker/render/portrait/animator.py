@@ -35,11 +35,12 @@ class PortraitAnimator:
         if self.landmarks.shape[1] == 3:
             self.fit = fit_image(self.landmarks)
             pose, weights, neutral = self.fit.pose, self.fit.weights, self.fit.neutral
+            own = pose.invert(to_camera(self.landmarks)[None])[0]
         else:
             pose, weights = _frontal_pose(self.source), np.zeros(len(ARKIT_BLENDSHAPES))
             flat = np.c_[self.source, np.zeros(len(self.source))]
-            neutral = pose.invert(to_camera(flat)[None])[0]
-        self.mouth = MouthLayer(self.canvas, self.source, pose, neutral, weights)
+            own = neutral = pose.invert(to_camera(flat)[None])[0]
+        self.mouth = MouthLayer(self.canvas, self.source, pose, own, neutral, weights)
 
     def frame(
         self,

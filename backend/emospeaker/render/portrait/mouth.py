@@ -2,11 +2,14 @@
 mouth socket (ICT FaceKit), deformed by each frame's ARKit weights and drawn in the photo's
 head pose.
 
-Placement: the photo's fitted pose maps the face frame to the canvas; the model's inner lips
-at rest are moved and scaled onto the photo's neutral inner lips (its lips with the fitted
-expression removed), so the teeth sit behind this person's mouth and stay with the skull.
-Each frame the interior takes the frame's jaw and tongue weights (jawOpen lowers the lower
-teeth, gums and tongue as the model defines) and head channels.
+Placement: the photo's fitted pose maps the face frame to the canvas; the model's inner lips,
+with the jaw opened as far as the photo's lips are apart, are scaled to the photo's mouth width
+and moved onto its upper lip at rest, so the upper teeth hang behind this person's upper lip
+and stay with the skull. The rest position is the photographed lip lowered by what the fitted
+expression raised it (a smile), by at most MAX_RAISE: a portrait's fitted expression can be
+far off (wrinkles read as expression), and a few millimetres too high hide the teeth. Each frame
+the interior takes the track's jaw and tongue weights (jawOpen lowers the lower teeth, gums
+and tongue as the model defines) and head channels.
 
 Look: Gouraud-shaded vertices (a key light from just above the camera, a specular glint on
 the enamel), darkening with depth behind the lips (the back of the mouth gets little light),
@@ -29,6 +32,7 @@ from ...face.model import load_face_model
 from ...face.pose import head_transform
 from . import regions
 from . import topology as tp
+from .motion import ABSOLUTE
 from .raster import rasterise, vertex_normals
 
 # base colours (linear-ish RGB 0..1) of the interior's materials under neutral light
@@ -49,6 +53,11 @@ SUPERSAMPLE_UP_TO = 160  # px: wider mouths (full-size portraits) have edges to 
 MODEL_LIPS = (60, 62, 64, 66)
 PHOTO_LIPS = (78, 13, 308, 14)
 JAW = ARKIT_BLENDSHAPES.index("jawOpen")
+# how far the photo's fitted expression may have raised its upper lip off the teeth (metres):
+# a smiling photo's lips rest higher than the person's neutral ones, so the upper teeth show more
+# once the mouth opens; a fit that claims more (or that the lip was lowered) is not trusted, as
+# a few millimetres too high hide the teeth altogether
+MAX_RAISE = 0.003
 # the channels that move the interior itself; the lips' own channels would fold the lip lining
 # of the model's socket over the teeth, where the photo's lips (not the model's) are in front
 MOVES_INTERIOR = ("jawOpen", "jawForward", "jawLeft", "jawRight", "tongueOut")
@@ -80,6 +89,7 @@ def interior() -> Interior:
     """The interior cut out of the shipped face model (once per process)."""
     model = load_face_model()
     parts = [model.material_triangles(m) for m in MATERIALS]
+    parts[-1] = _behind_the_teeth(model, parts[-1])
     used, local = np.unique(np.concatenate(parts), return_inverse=True)
     colour = np.zeros((len(used), 3), np.float32)
     shine = np.zeros(len(used), np.float32)
@@ -103,34 +113,61 @@ def interior() -> Interior:
     )
 
 
+def _behind_the_teeth(model, socket: np.ndarray) -> np.ndarray:
+    """The socket's triangles [T, 3] without the lip and cheek lining in front of the dental
+    arch: the photo's lips cover that, and where its mouth is wider than the model's the
+    lining would cut across the side teeth."""
+    arch = model.vertices[model.part_ids("teeth", "gums")]
+    bins = np.round(arch[:, 0] * 1000).astype(int)  # 1 mm columns across the mouth
+    front = np.full(bins.max() - bins.min() + 1, -np.inf)
+    np.maximum.at(front, bins - bins.min(), arch[:, 2])
+    centres = model.vertices[socket].mean(axis=1)
+    column = np.clip(np.round(centres[:, 0] * 1000).astype(int) - bins.min(), 0, len(front) - 1)
+    return socket[centres[:, 2] < front[column]]
+
+
 class MouthLayer:
     def __init__(
         self,
         photo: np.ndarray,
         source: np.ndarray,
         pose: Similarity,
+        own: np.ndarray,
         neutral: np.ndarray,
         weights: np.ndarray,
     ) -> None:
         """`source` [478, 2] the photo's landmarks (pixels); `pose` maps the face frame to the
-        camera frame (pixels, y up); `neutral` [478, 3] the photo's face without its expression
-        (face frame) and `weights` [52] that expression."""
+        camera frame (pixels, y up); `own` [478, 3] the photo's landmarks in the face frame,
+        `neutral` [478, 3] the same without the fitted expression, `weights` [52] that
+        expression (which each frame's weights include)."""
         self.model = interior()
         self.source = np.asarray(source, np.float32)[:, :2]
         self.pose = pose
-        self.weights = np.asarray(weights, np.float32)
         self.gap = _gap(self.source)
-        # the model's inner lips at rest onto the photo's: the skull-borne interior follows
-        model_lips = self.model.lips
-        photo_lips = np.asarray(neutral, np.float64)[list(PHOTO_LIPS)]
-        width = np.linalg.norm(model_lips[2, :2] - model_lips[0, :2])
-        self.scale = float(np.clip(np.linalg.norm(photo_lips[2, :2] - photo_lips[0, :2]) / width,
-                                   0.8, 1.25))  # fmt: skip
-        self.centre = model_lips.mean(axis=0)
-        self.offset = photo_lips.mean(axis=0) - self.centre
-        jaw_lips = self.model.lip_deltas[MOVES_INTERIOR.index("jawOpen")]
-        self.jaw_gap = float(pose.scale * self.scale * (jaw_lips[1, 1] - jaw_lips[3, 1]))
+        # the photo's own jaw and tongue, relative to which the track moves them: kept out of
+        # the interior's weights, as the photo's measured lips already place it
+        self.photo_weights = np.asarray(weights, np.float32).copy()
+        self.photo_weights[[ARKIT_BLENDSHAPES.index(name) for name in ABSOLUTE]] = 0
+        lips = np.asarray(own, np.float64)[list(PHOTO_LIPS)]
+        raised = np.asarray(neutral, np.float64)[PHOTO_LIPS[1], 1] - lips[1, 1]
+        lips[1, 1] += np.clip(raised, -MAX_RAISE, 0)
+        self._place(lips)
         self.palette = _palette(photo, self.source)
+
+    def _place(self, photo_lips: np.ndarray) -> None:
+        """Fit the model's inner lips onto the photo's `photo_lips` [4, 3] (PHOTO_LIPS, face
+        frame): scale by the mouth's width, the upper lips together (the upper teeth hang
+        from the skull behind it), the jaw opened as far as the photo's lips are apart."""
+        lips, jaw_lips = self.model.lips, self.model.lip_deltas[MOVES_INTERIOR.index("jawOpen")]
+        width = np.linalg.norm(lips[2, :2] - lips[0, :2])
+        scale = np.linalg.norm(photo_lips[2, :2] - photo_lips[0, :2]) / width
+        self.scale = float(np.clip(scale, 0.8, 1.25))
+        self.jaw_gap = float(self.pose.scale * self.scale * (jaw_lips[1, 1] - jaw_lips[3, 1]))
+        self.photo_jaw = float(np.clip(self.gap / max(self.jaw_gap, 1e-3), 0, 1))
+        lips = lips + self.photo_jaw * jaw_lips
+        self.centre = np.array([(lips[0, 0] + lips[2, 0]) / 2, lips[1, 1], lips[1, 2]])
+        anchor = [(photo_lips[0, 0] + photo_lips[2, 0]) / 2, photo_lips[1, 1], photo_lips[1, 2]]
+        self.offset = np.asarray(anchor) - self.centre
 
     def draw(
         self,
@@ -141,10 +178,9 @@ class MouthLayer:
         motion: np.ndarray | None = None,
     ) -> None:
         """Paint the interior inside `target`'s inner lips where the mouth opens beyond the
-        photo's (in place), for the frame's ARKit `weights` [52] (default: the photo's
-        expression with the jaw opened as far as the lips are) and head channels [6]. Without
-        head channels, `motion` ([2, 3] photo -> frame pixels, the head's motion fitted to the
-        landmarks) moves the interior with the head."""
+        photo's (in place), for the frame's ARKit `weights` [52] (default: the jaw opened as
+        far as the lips are) and head channels [6]. Without head channels, `motion` ([2, 3]
+        photo -> frame pixels, the head's motion fitted to the landmarks) moves it."""
         polygon = target[list(tp.LIPS_INNER)]
         gap = _gap(target)
         reveal = _smoothstep(0.9 * self.gap, 1.3 * self.gap + 1.5, gap)
@@ -155,22 +191,17 @@ class MouthLayer:
         if not inside.any():
             return
         if weights is None:
-            weights = self._weights_for(gap)
-        image = self._render(np.asarray(weights, np.float32), head, motion, box)
+            weights = np.zeros(len(ARKIT_BLENDSHAPES), np.float32)
+            weights[JAW] = self.photo_jaw + (gap - self.gap) / max(self.jaw_gap, 1e-3)
+        weights = np.clip(np.asarray(weights, np.float32) - self.photo_weights, 0, 1)
+        image = self._render(weights, head, motion, box)
         # exactly inside the lips: the stretched inner edge of the photo's lips reads as their
         # wet margin, and covering it would thin the lower lip
         alpha = cv2.GaussianBlur(inside, (3, 3), 0.7) * reveal
         # the lips shade what is just inside them
         depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-        shade = 1 - 0.5 * np.exp(-depth / max(0.08 * self.scale * self.jaw_gap, 1.0))
+        shade = 1 - 0.5 * np.exp(-depth / max(0.08 * self.jaw_gap, 1.0))
         regions.blend(frame, image * shade[..., None] * 255, alpha, box)
-
-    def _weights_for(self, gap: float) -> np.ndarray:
-        """The photo's expression with jawOpen set to open the lips `gap` px."""
-        weights = self.weights.copy()
-        opened = (gap - self.gap) / max(self.jaw_gap, 1e-3)
-        weights[JAW] = np.clip(weights[JAW] + opened, 0, 1)
-        return weights
 
     def _render(
         self, weights: np.ndarray, head: np.ndarray | None, motion: np.ndarray | None, box: tuple

@@ -46,7 +46,10 @@ def rasterise(
 ) -> None:  # fmt: skip
     """Draw triangles into `image` [H, W, 3] (in place) where they are nearer than `zbuffer`
     [H, W] (larger depth = nearer; start it at -inf). `xy` [N, 2] are pixel positions in
-    the image (pixel centres at integers), `depth` [N], `colour` [N, 3] per vertex."""
+    the image (pixel centres at integers), `depth` [N], `colour` [N, 3] per vertex.
+
+    Each row visits only the span of pixels inside the triangle (the edge functions are linear
+    in x), and the barycentric weights step along it."""
     height, width = zbuffer.shape
     for t in range(triangles.shape[0]):
         a, b, c = triangles[t, 0], triangles[t, 1], triangles[t, 2]
@@ -54,17 +57,38 @@ def rasterise(
         area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
         if abs(area) < 1e-9:
             continue
-        x0 = max(int(np.ceil(min(ax, bx, cx))), 0)
-        x1 = min(int(np.floor(max(ax, bx, cx))), width - 1)
+        inv = 1.0 / area
         y0 = max(int(np.ceil(min(ay, by, cy))), 0)
         y1 = min(int(np.floor(max(ay, by, cy))), height - 1)
-        inv = 1.0 / area
+        left = max(int(np.ceil(min(ax, bx, cx))), 0)
+        right = min(int(np.floor(max(ax, bx, cx))), width - 1)
+        if y0 > y1 or left > right:
+            continue
+        # weight of a = ka * x + la * y + ma, likewise b; c = 1 - a - b
+        ka, la = -(cy - by) * inv, (cx - bx) * inv
+        ma = (bx * cy - by * cx) * inv
+        kb, lb = -(ay - cy) * inv, (ax - cx) * inv
+        mb = (cx * ay - cy * ax) * inv
         for y in range(y0, y1 + 1):
+            lo, hi = float(left), float(right)
+            # the span where each weight is >= 0: a, b, then c = 1 - a - b
+            for slope, at0 in (
+                (ka, la * y + ma),
+                (kb, lb * y + mb),
+                (-ka - kb, 1 - (la + lb) * y - ma - mb),
+            ):
+                if slope > 1e-12:
+                    lo = max(lo, -at0 / slope)
+                elif slope < -1e-12:
+                    hi = min(hi, -at0 / slope)
+                elif at0 < 0:
+                    hi = lo - 1
+            x0, x1 = int(np.ceil(lo - 1e-7)), int(np.floor(hi + 1e-7))
             for x in range(x0, x1 + 1):
-                wa = ((bx - x) * (cy - y) - (by - y) * (cx - x)) * inv
-                wb = ((cx - x) * (ay - y) - (cy - y) * (ax - x)) * inv
+                wa = ka * x + la * y + ma
+                wb = kb * x + lb * y + mb
                 wc = 1.0 - wa - wb
-                if wa < 0 or wb < 0 or wc < 0:
+                if wa < -1e-6 or wb < -1e-6 or wc < -1e-6:
                     continue
                 z = wa * depth[a] + wb * depth[b] + wc * depth[c]
                 if z <= zbuffer[y, x]:

@@ -33,7 +33,7 @@ from ...face.pose import head_transform
 from . import regions
 from . import topology as tp
 from .motion import ABSOLUTE
-from .raster import rasterise, vertex_normals
+from .raster import rasterise, shade, vertex_normals
 
 # base colours (linear-ish RGB 0..1) of the interior's materials under neutral light
 ENAMEL = np.array([0.95, 0.91, 0.82], np.float32)
@@ -153,6 +153,7 @@ class MouthLayer:
         lips[1, 1] += np.clip(raised, -MAX_RAISE, 0)
         self._place(lips)
         self.palette = _palette(photo, self.source)
+        self.base = self.model.colour * self.palette["tint"] * self.palette["light"]
 
     def _place(self, photo_lips: np.ndarray) -> None:
         """Fit the model's inner lips onto the photo's `photo_lips` [4, 3] (PHOTO_LIPS, face
@@ -211,8 +212,8 @@ class MouthLayer:
         points = self.model.deform(weights)
         camera = np.einsum("nj,ij->ni", points, linear) + shift  # x right, y up, z to camera
         normals = vertex_normals(camera, self.model.triangles)
-        normals *= np.where(normals[:, 2:] < 0, -1, 1)  # two-sided: every face shows its front
-        colour = self._shade(normals)
+        colour = shade(normals, self.base, self.model.shine, self.model.reach,
+                       self.palette["cavity"], LIGHT, AMBIENT)  # fmt: skip
         x0, y0, x1, y1 = box
         samples = SUPERSAMPLE if x1 - x0 <= SUPERSAMPLE_UP_TO else 1
         xy = np.stack([camera[:, 0], -camera[:, 1]], axis=1)  # canvas pixels
@@ -242,17 +243,6 @@ class MouthLayer:
         anchor = self.centre * (1 - self.scale) + self.offset  # face = scale * model + anchor
         shift = linear @ anchor + shift
         return (linear * self.scale).astype(np.float32), shift.astype(np.float32)
-
-    def _shade(self, normals: np.ndarray) -> np.ndarray:
-        """Vertex colours: ambient + key light, a glint on the enamel, dimmer deeper inside."""
-        lit = np.clip(np.einsum("nj,j->n", normals, LIGHT), 0, 1)
-        half = LIGHT + np.array([0, 0, 1], np.float32)
-        half /= np.linalg.norm(half)
-        glint = np.clip(np.einsum("nj,j->n", normals, half), 0, 1) ** 24 * self.model.shine
-        reach = self.model.reach[:, None]
-        base = self.model.colour * self.palette["tint"] * self.palette["light"]
-        colour = base * (AMBIENT + (1 - AMBIENT) * lit[:, None]) + glint[:, None] * 0.6
-        return np.clip(colour * reach + self.palette["cavity"] * (1 - reach), 0, 1)
 
 
 def _palette(photo: np.ndarray, points: np.ndarray) -> dict:

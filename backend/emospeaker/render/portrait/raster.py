@@ -96,3 +96,26 @@ def rasterise(
                 zbuffer[y, x] = z
                 for k in range(3):
                     image[y, x, k] = wa * colour[a, k] + wb * colour[b, k] + wc * colour[c, k]
+
+
+@numba.njit(cache=True, nogil=True)
+def shade(
+    normals: np.ndarray, base: np.ndarray, shine: np.ndarray, reach: np.ndarray,
+    dark: np.ndarray, light: np.ndarray, ambient: float,
+) -> np.ndarray:  # fmt: skip
+    """Vertex colours [N, 3] for a viewer looking down -z: ambient plus diffuse light from
+    direction `light` on `base` [N, 3], a Blinn glint of strength `shine` [N], and, where
+    `reach` [N] < 1, a fade towards `dark` [3]. Two-sided: a normal facing away is flipped."""
+    half = light + np.array([0.0, 0.0, 1.0], np.float32)
+    half = half / np.sqrt((half**2).sum())
+    out = np.empty(base.shape, np.float32)
+    for i in range(normals.shape[0]):
+        flip = -1.0 if normals[i, 2] < 0 else 1.0
+        nx, ny, nz = flip * normals[i, 0], flip * normals[i, 1], flip * normals[i, 2]
+        lit = min(max(nx * light[0] + ny * light[1] + nz * light[2], 0.0), 1.0)
+        glint = min(max(nx * half[0] + ny * half[1] + nz * half[2], 0.0), 1.0) ** 24 * shine[i]
+        for k in range(3):
+            value = base[i, k] * (ambient + (1 - ambient) * lit) + 0.6 * glint
+            value = value * reach[i] + dark[k] * (1 - reach[i])
+            out[i, k] = min(max(value, 0.0), 1.0)
+    return out

@@ -11,6 +11,11 @@ landmarks the renderer was asked to draw:
   mean frame-to-frame change of the background outside the warp mesh (grey levels).
 - speed: frames/s of drawing alone and of drawing + H.264 encoding at 512x512.
 
+With --sheet DIR it also writes pictures to look at: `emotions.png`, the eight emotions at
+intensities 0.5, 1 and 1.5 (rows) on the matplotlib portrait, each at the frame of the sample
+speech whose jawOpen is nearest SHEET_JAW (a mid-speech mouth) outside blinks, and
+`mouth_closeups.png`, the mouth of each emotion at intensity 1 at its widest opening, magnified.
+
 Sources of motion:
   --replay CLIP   the landmarks MediaPipe tracks in a real talking-head video (e.g. the clips in
                   shared/data/lipsync_dev), drawn onto that video's frame with the mouth closed:
@@ -19,6 +24,7 @@ Sources of motion:
                   animated by the default engine with --emotion, and the face model's landmarks.
 
     PYTHONPATH=backend python scripts/bench_render.py [--replay CLIP] [--frames N] [--save DIR]
+        [--sheet DIR]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
+from emospeaker.channels import ARKIT_BLENDSHAPES  # noqa: E402
 from emospeaker.face.landmarks import (  # noqa: E402
     LEFT_EYE_OUTER,
     RIGHT_EYE_OUTER,
@@ -53,10 +60,12 @@ LIPS = list(dict.fromkeys(tp.LIPS_OUTER + tp.LIPS_INNER))
 NOSE_BRIDGE = (6, 168)
 SIZE = 512
 FLOOR_FRAMES = 30
+SHEET_JAW = 0.3
 
 
-def replay(clip: Path, frames: int) -> tuple[PortraitAnimator, np.ndarray, Fraction]:
-    """Animator on the clip's most closed-mouth frame, targets = the clip's own landmarks."""
+def replay(clip: Path, frames: int) -> tuple:
+    """Animator on the clip's most closed-mouth frame, targets = the clip's own landmarks (no
+    channels: the mouth interior opens as far as the lips do)."""
     tracked = track_video(clip)
     points = tracked.points[:frames]
     found = ~np.isnan(points[:, 0, 0])
@@ -66,36 +75,63 @@ def replay(clip: Path, frames: int) -> tuple[PortraitAnimator, np.ndarray, Fract
     framing = Framing.around(points[source], (image.shape[1], image.shape[0]), SIZE)
     animator = PortraitAnimator(framing.canvas(image), framing.to_canvas(points[source]))
     targets = framing.to_canvas(points[found])[:, :, :2]
-    return animator, targets, tracked.fps
+    return animator, targets, None, tracked.fps
 
 
-def pipeline(frames: int, emotion: str) -> tuple[PortraitAnimator, np.ndarray, Fraction]:
-    """The portrait + sample speech through the engine and the face model."""
+def portrait_animator() -> PortraitAnimator:
+    """The matplotlib portrait, prepared at SIZE."""
     import matplotlib
 
-    from emospeaker.api import animate
-    from emospeaker.audio import load_audio
-    from emospeaker.emotion import EmotionTimeline
     from emospeaker.render.photo import PhotoRenderer
-    from emospeaker.render.portrait.motion import face_motion
 
     portrait = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     image = cv2.cvtColor(cv2.imread(str(portrait)), cv2.COLOR_BGR2RGB)
-    animator = PhotoRenderer().prepare(image, SIZE)
+    return PhotoRenderer().prepare(image, SIZE)
+
+
+def speech_motion(animator: PortraitAnimator, emotion: str) -> tuple:
+    """Targets [F, 478, 2], channels (weights [F, 52], head [F, 6]) and fps of the sample
+    speech animated by the default engine with `emotion`."""
+    from emospeaker.api import animate
+    from emospeaker.audio import load_audio
+    from emospeaker.emotion import EmotionTimeline
+    from emospeaker.render.portrait.motion import face_channels, face_motion
+
     track = animate(load_audio(ROOT / "samples" / "hello.flac"), EmotionTimeline.parse(emotion))
-    return animator, face_motion(animator.landmarks, track)[:frames], track.fps
+    targets = face_motion(animator.landmarks, track, animator.fit)
+    return targets, face_channels(animator.fit, track), track.fps
 
 
-def measure(animator: PortraitAnimator, targets: np.ndarray, fps: Fraction, save: Path | None):
-    animator.frame(targets[0])  # warm-up: numba loads its compiled kernel
+def pipeline(frames: int, emotion: str) -> tuple:
+    """The portrait + sample speech through the engine and the face model."""
+    animator = portrait_animator()
+    targets, (weights, head), fps = speech_motion(animator, emotion)
+    return animator, targets[:frames], (weights[:frames], head[:frames]), fps
+
+
+def draw(animator: PortraitAnimator, targets: np.ndarray, channels: tuple | None):
+    """The frames, lazily (with the frames' channels when there are some)."""
+    if channels is None:
+        return map(animator.frame, targets)
+    return map(animator.frame, targets, *channels)
+
+
+def measure(
+    animator: PortraitAnimator,
+    targets: np.ndarray,
+    channels: tuple | None,
+    fps: Fraction,
+    save: Path | None,
+):
+    next(draw(animator, targets[:1], channels))  # warm-up: numba loads its compiled kernels
     started, cpu = time.perf_counter(), time.process_time()
-    frames = [animator.frame(t) for t in targets]
+    frames = list(draw(animator, targets, channels))
     draw_fps = len(frames) / (time.perf_counter() - started)
     draw_cpu_ms = 1000 * (time.process_time() - cpu) / len(frames)  # all threads, load-proof
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "bench.mp4"
         started = time.perf_counter()
-        write_video(video, (animator.frame(t) for t in targets), fps, total=len(targets))
+        write_video(video, draw(animator, targets, channels), fps, total=len(targets))
         total_fps = len(targets) / (time.perf_counter() - started)
         retracked = track_video(video).points[:, :, :2]
         decoded = np.stack(list(video_frames(video))).astype(np.float32)
@@ -154,13 +190,56 @@ def _outside_the_warp(animator: PortraitAnimator, shape: tuple[int, int]) -> np.
     return outside
 
 
+def sheet(folder: Path) -> None:
+    """Write emotions.png and mouth_closeups.png (see the module docstring) into `folder`."""
+    from emospeaker.emotion import EMOTIONS
+
+    animator = portrait_animator()
+    jaw = ARKIT_BLENDSHAPES.index("jawOpen")
+    blinks = [ARKIT_BLENDSHAPES.index(f"eyeBlink{side}") for side in ("Left", "Right")]
+    rows, closeups = [], []
+    mouth = animator.source[list(tp.LIPS_OUTER)]
+    cx, cy = np.rint(mouth.mean(axis=0)).astype(int)
+    half = int(np.ptp(mouth[:, 0]) * 0.9)
+    for intensity in (0.5, 1.0, 1.5):
+        cells = []
+        for emotion in EMOTIONS:
+            targets, (weights, head), _ = speech_motion(animator, f"{emotion}:{intensity}")
+            blinking = weights[:, blinks].max(axis=1) > 0.2  # show the eyes, not a blink
+            i = int(np.argmin(np.abs(weights[:, jaw] - SHEET_JAW) + 10 * blinking))
+            frame = animator.frame(targets[i], weights[i], head[i])
+            cells.append(_label(cv2.resize(frame, (256, 256), interpolation=cv2.INTER_AREA),
+                                f"{emotion} {intensity:g}"))  # fmt: skip
+            if intensity == 1.0:
+                i = int(np.argmax(weights[:, jaw]))
+                frame = animator.frame(targets[i], weights[i], head[i])
+                crop = frame[cy - half : cy + half, cx - 2 * half : cx + 2 * half]
+                zoomed = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+                closeups.append(_label(zoomed, emotion))
+        rows.append(np.hstack(cells))
+    folder.mkdir(parents=True, exist_ok=True)
+    grid = np.vstack([np.hstack(closeups[:4]), np.hstack(closeups[4:])])
+    for name, image in (("emotions.png", np.vstack(rows)), ("mouth_closeups.png", grid)):
+        cv2.imwrite(str(folder / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    print(f"wrote {folder / 'emotions.png'} and {folder / 'mouth_closeups.png'}")
+
+
+def _label(image: np.ndarray, text: str) -> np.ndarray:
+    out = image.copy()
+    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--replay", type=Path, help="a talking-head video to replay")
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--emotion", default="happy:0.7")
     parser.add_argument("--save", type=Path, help="write a few rendered frames here as PNG")
+    parser.add_argument("--sheet", type=Path, help="write the emotion sheet and close-ups here")
     args = parser.parse_args()
+    if args.sheet:
+        sheet(args.sheet)
     if args.replay:
         source = replay(args.replay, args.frames)
     else:

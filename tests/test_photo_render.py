@@ -23,8 +23,9 @@ from emospeaker.face.landmarks import lip_aperture, track_video, video_frames
 from emospeaker.formats import save_track
 from emospeaker.jobs import Job
 from emospeaker.render import get_renderer
+from emospeaker.render.portrait import topology as tp
 from emospeaker.render.portrait.image import MAX_PORTRAIT_PIXELS, decode_portrait
-from emospeaker.render.portrait.motion import face_motion
+from emospeaker.render.portrait.motion import face_channels, face_motion
 from emospeaker.track import FaceTrack
 
 PORTRAIT = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
@@ -246,3 +247,76 @@ def test_render_through_a_real_server(tmp_path, run_cli):
             )
         c.render_to(request, tmp_path / "remote.mp4", on_progress=lambda s, f: stages.append(s))
         assert "encoding" in stages and (tmp_path / "remote.mp4").stat().st_size > 1000
+
+
+def enamel_pixels(
+    frame: np.ndarray, region: np.ndarray, photo: np.ndarray, lips: np.ndarray
+) -> int:
+    """Pixels of `frame` in `region` (bool mask) coloured like teeth in this light: nearly as
+    bright as the skin around the `lips` [K, 2] of `photo`, and far less saturated."""
+    skin = cv2.fillPoly(np.zeros(region.shape, np.uint8), [np.int32(lips)], 1)
+    skin = cv2.dilate(skin, np.ones((31, 31), np.uint8)).astype(bool)
+    saturation, value = np.median(cv2.cvtColor(photo, cv2.COLOR_RGB2HSV)[skin][:, 1:], axis=0)
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV).astype(float)
+    enamel = (hsv[..., 1] < 0.6 * saturation) & (hsv[..., 2] > 0.8 * value)
+    return int((enamel & region).sum())
+
+
+def test_a_closed_mouth_opens_onto_teeth_only_when_the_jaw_drops(photo):
+    renderer = get_renderer("photo")
+    animator = renderer.prepare(photo, 512)
+    frames = {}
+    for jaw in (0.0, 0.8):
+        values = np.zeros((1, len(ALL_CHANNELS)), np.float32)
+        values[0, index_of("jawOpen")] = jaw
+        track = FaceTrack.from_values(values, FPS)
+        target = face_motion(animator.landmarks, track, animator.fit)[0]
+        weights, head = face_channels(animator.fit, track)
+        frames[jaw] = (animator.frame(target, weights[0], head[0]), target)
+    opened = frames[0.8][1]
+    region = cv2.fillPoly(
+        np.zeros((512, 512), np.uint8), [np.int32(opened[list(tp.LIPS_INNER)])], 1
+    ).astype(bool)
+    assert region.sum() > 500  # the mouth really opened
+    lips = animator.source[list(tp.LIPS_OUTER)]
+    count = {
+        jaw: enamel_pixels(frame, region, animator.canvas, lips)
+        for jaw, (frame, _) in frames.items()
+    }
+    assert enamel_pixels(animator.canvas, region, animator.canvas, lips) == 0
+    assert count[0.0] == 0  # the closed lips of the photo: no teeth
+    assert count[0.8] > 40  # the upper incisors, lit
+
+
+def lower_lip_middle(points: np.ndarray) -> np.ndarray:
+    """The middle of the lower lip: its inner edge and, back, its outer edge [10, 2]."""
+    return np.concatenate(
+        [points[list(tp.LIPS_INNER[13:18])], points[list(tp.LIPS_OUTER[13:18])][::-1]]
+    )
+
+
+def test_the_lower_lip_keeps_its_thickness_and_colour_when_the_mouth_opens(photo):
+    animator = get_renderer("photo").prepare(photo, 512)
+    values = np.zeros((1, len(ALL_CHANNELS)), np.float32)
+    values[0, index_of("jawOpen")] = 1
+    track = FaceTrack.from_values(values, FPS)
+    target = face_motion(animator.landmarks, track, animator.fit)[0]
+    weights, head = face_channels(animator.fit, track)
+    frame = animator.frame(target, weights[0], head[0])
+    source = animator.source
+
+    def thickness(points: np.ndarray) -> float:
+        inner, outer = points[list(tp.LIPS_INNER[13:18])], points[list(tp.LIPS_OUTER[13:18])]
+        return float(np.linalg.norm(inner - outer, axis=1).mean())
+
+    assert thickness(target) > 0.9 * thickness(source)
+
+    # what is drawn there is still lip: its colour, not the interior's or a stretched seam
+    def band(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+        mask = cv2.fillPoly(
+            np.zeros(image.shape[:2], np.uint8), [np.int32(lower_lip_middle(points))], 1
+        )
+        mask = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+        return image[mask].astype(float).mean(axis=0)
+
+    assert np.abs(band(frame, target) - band(animator.canvas, source)).max() < 20

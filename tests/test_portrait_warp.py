@@ -175,3 +175,21 @@ def test_animator_opens_the_mouth_and_closes_the_eyes(framed):
         before = canvas[iris_at[1] - 1 : iris_at[1] + 2, iris_at[0] - 1 : iris_at[0] + 2]
         after = blink[iris_at[1] - 1 : iris_at[1] + 2, iris_at[0] - 1 : iris_at[0] + 2]
         assert after.mean() > before.mean() + 10  # the dark iris is covered by lid skin
+
+
+def test_closed_lids_are_smooth_lid_skin(framed):
+    canvas, points = framed
+    animator = PortraitAnimator(canvas, points)
+    closed = points.copy()
+    for eye, _ in tp.EYES:
+        upper, lower = list(eye[1:8]), list(eye[9:])[::-1]
+        closed[upper] = closed[lower]
+    blink = animator.frame(closed)
+    for (eye, _), skin in zip(tp.EYES, animator.eyes.lid_skin, strict=True):
+        opening = cv2.fillPoly(
+            np.zeros(canvas.shape[:2], np.uint8), [np.int32(points[list(eye)])], 1
+        )
+        lid = blink[cv2.erode(opening, np.ones((3, 3), np.uint8)).astype(bool)].astype(float)
+        # the colour of the skin above the lid, not the dark lashes and eye stretched over it
+        assert np.abs(lid.mean(axis=0) - skin).max() < 40
+        assert lid[:, 0].std() < 25  # smooth, not streaked

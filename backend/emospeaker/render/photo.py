@@ -2,7 +2,8 @@
 
 The flow: find the face (MediaPipe), frame the canvas (a square crop or the whole image), fit
 the face model to the photo's landmarks and drive it with the track, then warp the photo to
-each frame's landmarks (skin mesh, eyeballs, a synthesised mouth interior) and encode.
+each frame's landmarks (skin mesh, eyeballs) with the face model's mouth interior (teeth,
+gums, tongue) drawn in the frame's pose and expression, and encode.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..track import FaceTrack
 from . import SIZES, Renderer
 from .portrait.animator import PortraitAnimator
 from .portrait.framing import Framing, choose_face
-from .portrait.motion import face_motion
+from .portrait.motion import face_channels, face_motion
 from .video import write_video
 
 
@@ -40,8 +41,9 @@ class PhotoRenderer(Renderer):
     ) -> Path:
         job = job or Job()
         animator = self.prepare(portrait, size, face_index, job.part(0, 0.05))
-        targets = face_motion(animator.landmarks, track)
-        frames = (animator.frame(target) for target in targets)
+        targets = face_motion(animator.landmarks, track, animator.fit)
+        weights, head = face_channels(animator.fit, track)
+        frames = map(animator.frame, targets, weights, head)
         return write_video(
             output, frames, track.fps, audio, total=track.frames, job=job.part(0.05, 1)
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...channels import ARKIT_BLENDSHAPES
-from ...face.fit import fit_image
+from ...face.fit import FaceFit, fit_image
 from ...face.tracks import track_arrays
 from ...track import FaceTrack
 from . import topology as tp
@@ -27,14 +27,20 @@ ABSOLUTE = ("jawOpen", "mouthClose")  # set by the track, not added to the photo
 BLINKS = ("eyeBlinkLeft", "eyeBlinkRight")
 
 
-def face_motion(landmarks: np.ndarray, track: FaceTrack) -> np.ndarray:
-    """[frames, 478, 2] landmark positions for `track`, starting from the photo's `landmarks`
-    [478, 3] (pixels of the canvas)."""
-    fit = fit_image(landmarks)
+def face_channels(fit: FaceFit, track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's ARKit weights [frames, 52] (the photo's plus the track's, see the module
+    docstring) and head channels [frames, 6] (relative to the photo's pose)."""
     weights, head = (a.astype(np.float64) for a in track_arrays(track))
     relative = np.array([name not in ABSOLUTE for name in ARKIT_BLENDSHAPES])
     weights[:, relative] += fit.weights[relative]
-    weights = np.clip(weights, 0, 1)
+    return np.clip(weights, 0, 1), head
+
+
+def face_motion(landmarks: np.ndarray, track: FaceTrack, fit: FaceFit | None = None) -> np.ndarray:
+    """[frames, 478, 2] landmark positions for `track`, starting from the photo's `landmarks`
+    [478, 3] (pixels of the canvas) or, when given, their `fit`."""
+    fit = fit or fit_image(landmarks)
+    weights, head = face_channels(fit, track)
     targets = fit.landmarks(weights, head)[..., :2]
     blink = fit.weights.copy()
     for name in BLINKS:

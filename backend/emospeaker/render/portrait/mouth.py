@@ -1,117 +1,259 @@
-"""The mouth interior a closed-mouth photo lacks: cavity, upper and lower teeth, tongue.
+"""The mouth interior a closed-mouth photo lacks: the face model's teeth, gums, tongue and
+mouth socket (ICT FaceKit), deformed by each frame's ARKit weights and drawn in the photo's
+head pose.
 
-Drawn procedurally inside the frame's inner-lip contour, in a mouth frame taken from the photo:
-the upper teeth move with the skull (the rigid head fit), the lower teeth and the tongue with
-the jaw (the chin's motion beyond the head's). Colours come from the photo: the cavity and
-tongue from the lips, the enamel's brightness and tint from the skin, so the interior sits in
-the same light. Edges are anti-aliased and the lips shade what is just inside them.
+Placement: the photo's fitted pose maps the face frame to the canvas; the model's inner lips,
+with the jaw opened as far as the photo's lips are apart, are scaled to the photo's mouth width
+and moved onto its upper lip at rest, so the upper teeth hang behind this person's upper lip
+and stay with the skull. The rest position is the photographed lip lowered by what the fitted
+expression raised it (a smile), by at most MAX_RAISE: a portrait's fitted expression can be
+far off (wrinkles read as expression), and a few millimetres too high hide the teeth. Each frame
+the interior takes the track's jaw and tongue weights (jawOpen lowers the lower teeth, gums
+and tongue as the model defines) and head channels.
+
+Look: Gouraud-shaded vertices (a key light from just above the camera, a specular glint on
+the enamel), darkening with depth behind the lips (the back of the mouth gets little light),
+colours in the photo's light (white balance and brightness from the cheek skin, the cavity's
+colour from the lips). It is drawn only inside the frame's inner-lip contour, shaded near
+the lips' edge, so the photo's lips occlude it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
+from ...channels import ARKIT_BLENDSHAPES
+from ...face.fit import Similarity
+from ...face.model import load_face_model
+from ...face.pose import head_transform
 from . import regions
 from . import topology as tp
+from .motion import ABSOLUTE
+from .raster import rasterise, shade, vertex_normals
 
-# tooth borders across the mouth (fractions of the half mouth width, from the middle out);
-# incisors are wide, the arch turns away so the back teeth look narrow
-UPPER_GAPS = np.array([0.0, 0.30, 0.52, 0.68, 0.80, 0.89, 0.96])
-LOWER_GAPS = np.array([0.0, 0.2, 0.4, 0.58, 0.73, 0.85, 0.94])
-ENAMEL = np.array([0.93, 0.89, 0.80], np.float32)
-TONGUE = np.array([0.55, 0.28, 0.27], np.float32)
-JAW_SHARE = 0.7  # the lower incisors move this fraction of the chin's motion
-LOWER_CROWN = 0.2  # most of the lower teeth that shows above the lower lip (half mouth widths)
+# base colours (linear-ish RGB 0..1) of the interior's materials under neutral light
+ENAMEL = np.array([0.95, 0.91, 0.82], np.float32)
+TONGUE = np.array([0.85, 0.45, 0.45], np.float32)
+GUMS = np.array([0.88, 0.52, 0.52], np.float32)
+SOCKET = np.array([0.40, 0.13, 0.13], np.float32)
+MATERIALS = ("teeth", "gums", "tongue", "mouth")  # the model's materials drawn, and their
+GLOSS = (0.5, 0.15, 0.2, 0.0)  # specular strengths
+REFERENCE_SKIN = np.array([0.80, 0.60, 0.50], np.float32)  # a skin tone in neutral light
+LIGHT = np.array([0.0, 0.25, 1.0], np.float32) / np.sqrt(1.0625)  # camera frame, above the lens
+AMBIENT = 0.45
+SHADOW_DEPTH = 0.03  # metres behind the lips over which the light falls off by e
+SUPERSAMPLE = 2  # drawn at this many samples a pixel side, then averaged (anti-aliasing)
+SUPERSAMPLE_UP_TO = 160  # px: wider mouths (full-size portraits) have edges to spare
+# the model's inner-lip landmarks (iBUG 68: corners 60 and 64, middles 62 and 66) and the
+# MediaPipe points at the same places
+MODEL_LIPS = (60, 62, 64, 66)
+PHOTO_LIPS = (78, 13, 308, 14)
+JAW = ARKIT_BLENDSHAPES.index("jawOpen")
+# how far the photo's fitted expression may have raised its upper lip off the teeth (metres):
+# a smiling photo's lips rest higher than the person's neutral ones, so the upper teeth show more
+# once the mouth opens; a fit that claims more (or that the lip was lowered) is not trusted, as
+# a few millimetres too high hide the teeth altogether
+MAX_RAISE = 0.003
+# the channels that move the interior itself; the lips' own channels would fold the lip lining
+# of the model's socket over the teeth, where the photo's lips (not the model's) are in front
+MOVES_INTERIOR = ("jawOpen", "jawForward", "jawLeft", "jawRight", "tongueOut")
+
+
+@dataclass(frozen=True)
+class Interior:
+    """The face model's mouth interior: its own vertices, shapes and materials."""
+
+    vertices: np.ndarray  # [n, 3] neutral (face frame, metres)
+    channels: np.ndarray  # [c] the MOVES_INTERIOR channels' indices
+    deltas: np.ndarray  # [c, n * 3] their offsets
+    triangles: np.ndarray  # [t, 3] into vertices
+    colour: np.ndarray  # [n, 3] base colour
+    shine: np.ndarray  # [n] specular strength
+    lips: np.ndarray  # [4, 3] neutral inner-lip points (MODEL_LIPS)
+    lip_deltas: np.ndarray  # [c, 4, 3]
+    reach: np.ndarray  # [n] share of the light reaching each vertex (less deeper inside)
+
+    def deform(self, weights: np.ndarray) -> np.ndarray:
+        """Vertices [n, 3] for ARKit weights [52] (only MOVES_INTERIOR count)."""
+        # einsum, not @: BLAS would spread these thin products over threads that spin
+        moved = np.einsum("k,kn->n", np.asarray(weights, np.float32)[self.channels], self.deltas)
+        return self.vertices + moved.reshape(-1, 3)
+
+
+@lru_cache(maxsize=1)
+def interior() -> Interior:
+    """The interior cut out of the shipped face model (once per process)."""
+    model = load_face_model()
+    parts = [model.material_triangles(m) for m in MATERIALS]
+    parts[-1] = _behind_the_teeth(model, parts[-1])
+    used, local = np.unique(np.concatenate(parts), return_inverse=True)
+    colour = np.zeros((len(used), 3), np.float32)
+    shine = np.zeros(len(used), np.float32)
+    material = np.repeat(np.arange(len(MATERIALS)), [p.size for p in parts])
+    for i, (base, gloss) in enumerate(zip((ENAMEL, GUMS, TONGUE, SOCKET), GLOSS, strict=True)):
+        colour[local[material == i]], shine[local[material == i]] = base, gloss
+    lip_ids = model.landmarks68[list(MODEL_LIPS)]
+    channels = np.array([ARKIT_BLENDSHAPES.index(name) for name in MOVES_INTERIOR])
+    # depth behind the lips at rest: the jaw carries its vertices' light with it as it opens
+    behind = np.maximum(model.vertices[lip_ids, 2].mean() - model.vertices[used, 2], 0)
+    return Interior(
+        vertices=model.vertices[used],
+        channels=channels,
+        deltas=np.ascontiguousarray(model.deltas[channels][:, used].reshape(len(channels), -1)),
+        triangles=local.reshape(-1, 3).astype(np.int32),
+        colour=colour,
+        shine=shine,
+        lips=model.vertices[lip_ids],
+        lip_deltas=model.deltas[channels][:, lip_ids],
+        reach=np.exp(-behind / SHADOW_DEPTH).astype(np.float32),
+    )
+
+
+def _behind_the_teeth(model, socket: np.ndarray) -> np.ndarray:
+    """The socket's triangles [T, 3] without the lip and cheek lining in front of the dental
+    arch: the photo's lips cover that, and where its mouth is wider than the model's the
+    lining would cut across the side teeth."""
+    arch = model.vertices[model.part_ids("teeth", "gums")]
+    bins = np.round(arch[:, 0] * 1000).astype(int)  # 1 mm columns across the mouth
+    front = np.full(bins.max() - bins.min() + 1, -np.inf)
+    np.maximum.at(front, bins - bins.min(), arch[:, 2])
+    centres = model.vertices[socket].mean(axis=1)
+    column = np.clip(np.round(centres[:, 0] * 1000).astype(int) - bins.min(), 0, len(front) - 1)
+    return socket[centres[:, 2] < front[column]]
 
 
 class MouthLayer:
-    def __init__(self, photo: np.ndarray, source: np.ndarray) -> None:
-        s = np.asarray(source, np.float32)[:, :2]
-        self.source = s
-        left, right = s[tp.LIPS_OUTER[0]], s[tp.LIPS_OUTER[10]]
-        self.half_width = float(np.linalg.norm(right - left)) / 2
-        self.centre = (s[tp.UPPER_LIP_MID] + s[tp.LOWER_LIP_MID]) / 2
-        axis = (right - left) / (2 * self.half_width)
-        self.axis = axis
-        self.down = np.array([-axis[1], axis[0]], np.float32)  # image y grows downwards
-        self.gap = _gap(s)
-        self.lip, self.skin = _colours(photo, s)
-        tint = self.skin / max(float(self.skin.mean()), 1e-3)
-        light = np.clip(float(self.skin.mean()) / 0.55, 0.55, 1.15)
-        self.enamel = np.clip(ENAMEL * light * (0.85 + 0.15 * tint) * 0.9 + 0.1 * self.lip, 0, 1)
-        self.tongue = np.clip(TONGUE * light * (0.7 + 0.3 * tint), 0, 1)
+    def __init__(
+        self,
+        photo: np.ndarray,
+        source: np.ndarray,
+        pose: Similarity,
+        own: np.ndarray,
+        neutral: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
+        """`source` [478, 2] the photo's landmarks (pixels); `pose` maps the face frame to the
+        camera frame (pixels, y up); `own` [478, 3] the photo's landmarks in the face frame,
+        `neutral` [478, 3] the same without the fitted expression, `weights` [52] that
+        expression (which each frame's weights include)."""
+        self.model = interior()
+        self.source = np.asarray(source, np.float32)[:, :2]
+        self.pose = pose
+        self.gap = _gap(self.source)
+        # the photo's own jaw and tongue, relative to which the track moves them: kept out of
+        # the interior's weights, as the photo's measured lips already place it
+        self.photo_weights = np.asarray(weights, np.float32).copy()
+        self.photo_weights[[ARKIT_BLENDSHAPES.index(name) for name in ABSOLUTE]] = 0
+        lips = np.asarray(own, np.float64)[list(PHOTO_LIPS)]
+        raised = np.asarray(neutral, np.float64)[PHOTO_LIPS[1], 1] - lips[1, 1]
+        lips[1, 1] += np.clip(raised, -MAX_RAISE, 0)
+        self._place(lips)
+        self.palette = _palette(photo, self.source)
+        self.base = self.model.colour * self.palette["tint"] * self.palette["light"]
+
+    def _place(self, photo_lips: np.ndarray) -> None:
+        """Fit the model's inner lips onto the photo's `photo_lips` [4, 3] (PHOTO_LIPS, face
+        frame): scale by the mouth's width, the upper lips together (the upper teeth hang
+        from the skull behind it), the jaw opened as far as the photo's lips are apart."""
+        lips, jaw_lips = self.model.lips, self.model.lip_deltas[MOVES_INTERIOR.index("jawOpen")]
+        width = np.linalg.norm(lips[2, :2] - lips[0, :2])
+        scale = np.linalg.norm(photo_lips[2, :2] - photo_lips[0, :2]) / width
+        self.scale = float(np.clip(scale, 0.8, 1.25))
+        self.jaw_gap = float(self.pose.scale * self.scale * (jaw_lips[1, 1] - jaw_lips[3, 1]))
+        self.photo_jaw = float(np.clip(self.gap / max(self.jaw_gap, 1e-3), 0, 1))
+        lips = lips + self.photo_jaw * jaw_lips
+        self.centre = np.array([(lips[0, 0] + lips[2, 0]) / 2, lips[1, 1], lips[1, 2]])
+        anchor = [(photo_lips[0, 0] + photo_lips[2, 0]) / 2, photo_lips[1, 1], photo_lips[1, 2]]
+        self.offset = np.asarray(anchor) - self.centre
 
     def draw(
-        self, frame: np.ndarray, target: np.ndarray, rigid: np.ndarray, back: np.ndarray
+        self,
+        frame: np.ndarray,
+        target: np.ndarray,
+        weights: np.ndarray | None = None,
+        head: np.ndarray | None = None,
+        motion: np.ndarray | None = None,
     ) -> None:
         """Paint the interior inside `target`'s inner lips where the mouth opens beyond the
-        photo's (in place); `rigid` is the head's motion (photo -> frame), `back` its inverse."""
+        photo's (in place), for the frame's ARKit `weights` [52] (default: the jaw opened as
+        far as the lips are) and head channels [6]. Without head channels, `motion` ([2, 3]
+        photo -> frame pixels, the head's motion fitted to the landmarks) moves it."""
         polygon = target[list(tp.LIPS_INNER)]
-        reveal = _smoothstep(0.9 * self.gap, 1.3 * self.gap + 1.5, _gap(target))
-        box = regions.box_around(polygon, 2, (frame.shape[1], frame.shape[0]))
+        gap = _gap(target)
+        reveal = _smoothstep(0.9 * self.gap, 1.3 * self.gap + 1.5, gap)
+        box = regions.box_around(polygon, 3, (frame.shape[1], frame.shape[0]))
         if reveal <= 0 or box is None:
             return
         inside = regions.polygon_mask(polygon, box)
         if not inside.any():
             return
-        # reach a little over the lips' inner edge, where the photo's closed slit is stretched
-        grow = 2 * int(round(1 + 0.04 * _gap(target))) + 1
-        alpha = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-        alpha = cv2.GaussianBlur(alpha, (3, 3), 0.7) * reveal
-        x, y = regions.pixel_grid(box)
-        jaw = JAW_SHARE * (target[tp.CHIN] - regions.apply(rigid, self.source[tp.CHIN]))
-        upper = self._mouth_coords(back, x, y)
-        lower = self._mouth_coords(back, x - jaw[0], y - jaw[1])
-        lip_u, lip_v = self._mouth_coords(back, *(target[list(tp.LIPS_INNER[11:])] - jaw).T)
-        lower_lip = np.interp(lower[0], lip_u[::-1], lip_v[::-1])  # the lip's inner edge
-        depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-        image = self._paint(upper, lower, lower_lip, depth)
-        regions.blend(frame, image * 255, alpha, box)
-
-    def _mouth_coords(self, back: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple:
-        """(u, v) in the photo's mouth frame: u across (-1..1 corner to corner), v down,
-        both in half mouth widths."""
-        px = back[0, 0] * x + back[0, 1] * y + back[0, 2] - self.centre[0]
-        py = back[1, 0] * x + back[1, 1] * y + back[1, 2] - self.centre[1]
-        u = (px * self.axis[0] + py * self.axis[1]) / self.half_width
-        v = (px * self.down[0] + py * self.down[1]) / self.half_width
-        return u, v
-
-    def _paint(
-        self, upper: tuple, lower: tuple, lower_lip: np.ndarray, inside: np.ndarray
-    ) -> np.ndarray:
-        px = 1 / self.half_width  # one pixel in mouth units: the anti-aliasing width
-        u, v = upper
-        ul, vl = lower
-        # cavity: dark and warm, darkest in the middle at the back
-        depth = np.clip(1 - np.abs(u), 0, 1)
-        image = (self.lip * (0.3 - 0.14 * depth)[..., None]).astype(np.float32)
-        # lower teeth: jaw-borne, their edge hidden behind the upper teeth when the jaw is shut;
-        # the lower lip covers all but the top of their crowns
-        edge = np.maximum(0.06 + 0.12 * ul**2, lower_lip - LOWER_CROWN)
-        edge += _notches(ul, LOWER_GAPS, px)
-        # tongue: a dome behind the lower teeth, rising over them in the middle
-        top = edge - 0.12 + 0.8 * ul**2
-        tongue = _cover(vl - top, px) * _cover(0.85 - np.abs(ul), 2 * px)
-        shade = np.clip(0.35 + 2.5 * (vl - top), 0.35, 0.9)[..., None]
-        image = _mix(image, self.tongue * shade, tongue)
-        lower_teeth = _cover(vl - edge, px) * _cover(0.88 - np.abs(ul), 2 * px)
-        image = _mix(image, self._enamel(ul, LOWER_GAPS, px, 0.78), lower_teeth)
-        # upper teeth: skull-borne, in front of the lower ones
-        edge = 0.10 - 0.08 * u**2 - _notches(u, UPPER_GAPS, px)
-        upper_teeth = _cover(edge - v, px) * _cover(0.92 - np.abs(u), 2 * px)
-        image = _mix(image, self._enamel(u, UPPER_GAPS, px, 0.95), upper_teeth)
+        if weights is None:
+            weights = np.zeros(len(ARKIT_BLENDSHAPES), np.float32)
+            weights[JAW] = self.photo_jaw + (gap - self.gap) / max(self.jaw_gap, 1e-3)
+        weights = np.clip(np.asarray(weights, np.float32) - self.photo_weights, 0, 1)
+        image = self._render(weights, head, motion, box)
+        # exactly inside the lips: the stretched inner edge of the photo's lips reads as their
+        # wet margin, and covering it would thin the lower lip
+        alpha = cv2.GaussianBlur(inside, (3, 3), 0.7) * reveal
         # the lips shade what is just inside them
-        occlusion = 1 - 0.45 * np.exp(-inside * px / 0.06)
-        return np.clip(image * occlusion[..., None], 0, 1)
+        depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
+        shade = 1 - 0.5 * np.exp(-depth / max(0.08 * self.jaw_gap, 1.0))
+        regions.blend(frame, image * shade[..., None] * 255, alpha, box)
 
-    def _enamel(self, u: np.ndarray, gaps: np.ndarray, px: float, light: float) -> np.ndarray:
-        """Teeth colour: darker towards the corners where the arch turns away, dark seams."""
-        seam = 1 - 0.22 * np.exp(-((_to_gap(u, gaps) / max(0.7 * px, 0.01)) ** 2))
-        falloff = light * (1 - 0.75 * np.clip(np.abs(u), 0, 1) ** 3) * seam
-        falloff = falloff[..., None]  # shaded enamel takes the warm colour of the cavity
-        return self.enamel * falloff + self.lip * 0.3 * (1 - falloff)
+    def _render(
+        self, weights: np.ndarray, head: np.ndarray | None, motion: np.ndarray | None, box: tuple
+    ) -> np.ndarray:
+        """The shaded interior over the pixels of `box`, RGB float 0..1."""
+        linear, shift = self._to_camera(head)
+        points = self.model.deform(weights)
+        camera = np.einsum("nj,ij->ni", points, linear) + shift  # x right, y up, z to camera
+        normals = vertex_normals(camera, self.model.triangles)
+        colour = shade(normals, self.base, self.model.shine, self.model.reach,
+                       self.palette["cavity"], LIGHT, AMBIENT)  # fmt: skip
+        x0, y0, x1, y1 = box
+        samples = SUPERSAMPLE if x1 - x0 <= SUPERSAMPLE_UP_TO else 1
+        xy = np.stack([camera[:, 0], -camera[:, 1]], axis=1)  # canvas pixels
+        if head is None and motion is not None:
+            motion = np.asarray(motion, np.float32)
+            xy = np.einsum("nj,ij->ni", xy, motion[:, :2]) + motion[:, 2]
+        xy = (xy - [x0 - 0.5, y0 - 0.5]) * samples - 0.5
+        xy = xy.astype(np.float32)
+        shape = ((y1 - y0) * samples, (x1 - x0) * samples)
+        image = np.empty((*shape, 3), np.float32)
+        image[:] = self.palette["cavity"]
+        zbuffer = np.full(shape, -np.inf, np.float32)
+        rasterise(xy, camera[:, 2], colour, self.model.triangles, image, zbuffer)
+        if samples == 1:
+            return image
+        return cv2.resize(image, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+
+    def _to_camera(self, head: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The affine map (float32 [3, 3], [3]) taking the model's interior to the camera
+        frame: the fit onto the photo's lips, the head channels, the photo's pose."""
+        linear = self.pose.scale * self.pose.rotation
+        shift = self.pose.translation.astype(np.float64)
+        if head is not None:
+            turn = head_transform(np.asarray(head, np.float64))
+            shift = linear @ turn[:3, 3] + shift
+            linear = linear @ turn[:3, :3]
+        anchor = self.centre * (1 - self.scale) + self.offset  # face = scale * model + anchor
+        shift = linear @ anchor + shift
+        return (linear * self.scale).astype(np.float32), shift.astype(np.float32)
+
+
+def _palette(photo: np.ndarray, points: np.ndarray) -> dict:
+    """The photo's light: white balance (tint) and brightness from the skin, cavity colour
+    from the lips."""
+    lip, skin = _colours(photo, points)
+    tint = (skin / skin.mean()) / (REFERENCE_SKIN / REFERENCE_SKIN.mean())
+    tint = np.clip(tint / tint.mean(), 0.8, 1.2).astype(np.float32)
+    light = float(np.clip(skin.mean() / REFERENCE_SKIN.mean(), 0.5, 1.1))
+    cavity = np.clip(lip * 0.22, 0, 1).astype(np.float32)
+    return {"tint": tint, "light": light, "cavity": cavity}
 
 
 def _gap(points: np.ndarray) -> float:
@@ -141,25 +283,6 @@ def _colours(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndar
     cheeks = [median_in(points[c] + circle) for c in tp.CHEEKS]
     skin = np.mean([c for c in cheeks if c is not None], axis=0)
     return (lip if lip is not None else skin * [0.8, 0.5, 0.5]), skin
-
-
-def _cover(signed: np.ndarray, px: float) -> np.ndarray:
-    """Coverage of a soft edge: 0 below -px/2, 1 above +px/2."""
-    return np.clip(0.5 + signed / px, 0, 1)
-
-
-def _mix(under: np.ndarray, over: np.ndarray, amount: np.ndarray) -> np.ndarray:
-    return under + amount[..., None] * (over - under)
-
-
-def _to_gap(u: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-    """Distance from u to the nearest tooth border (borders mirror about the middle)."""
-    return np.abs(np.abs(u)[..., None] - gaps).min(axis=-1)
-
-
-def _notches(u: np.ndarray, gaps: np.ndarray, px: float) -> np.ndarray:
-    """Rounded tooth tips: the edge recedes a little at each border."""
-    return 0.012 * np.exp(-((_to_gap(u, gaps) / max(1.5 * px, 0.025)) ** 2))
 
 
 def _smoothstep(lo: float, hi: float, x: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -177,3 +178,33 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(speech, tmp_path):
     resumed = _batch(tmp_path, str(manifest), "-o", str(out), "-q")
     assert resumed.returncode == 0
     assert len(list(out.glob("n*.json"))) == 120
+
+
+OPENJD_TEMPLATE = Path(__file__).resolve().parents[1] / "deploy/openjd/emospeaker-batch.yaml"
+
+
+def _openjd(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    openjd = Path(sys.executable).with_name("openjd")  # the dev extra's openjd-cli
+    return subprocess.run(
+        [str(openjd), *args], capture_output=True, text=True, env=cli_env(), cwd=cwd, timeout=300
+    )
+
+
+def test_openjd_template_checks_and_runs_each_shard_as_a_task(speech, tmp_path):
+    checked = _openjd("check", str(OPENJD_TEMPLATE), cwd=tmp_path)
+    assert checked.returncode == 0 and "passes validation" in checked.stdout, checked.stderr
+    manifest = _manifest(tmp_path, [re.sub(r"\bline(\d)", rf"{speech}/line\1", r) for r in GOOD])
+    params = [
+        "-p", f"Manifest={manifest}", "-p", f"OutDir={tmp_path / 'out'}", "-p", "Shards=2",
+        "-p", f"EmoSpeaker={sys.executable} -m emospeaker", "--output", "json",
+    ]  # fmt: skip
+    ran = _openjd("run", str(OPENJD_TEMPLATE), *params, cwd=tmp_path)
+    assert json.loads(ran.stdout[ran.stdout.index("{") :])["status"] == "success", ran.stdout
+    for output in OUTPUTS:
+        assert load_track(tmp_path / "out" / output).frames > 0
+    # a missing audio file fails its shard's task, and only that shard records it
+    with manifest.open("a") as f:
+        f.write(BAD[0] + "\n")
+    failed = _openjd("run", str(OPENJD_TEMPLATE), *params, cwd=tmp_path)
+    assert json.loads(failed.stdout[failed.stdout.index("{") :])["status"] == "error"
+    assert [p.name for p in (tmp_path / "out").glob("failures*")] == ["failures.shard-2-of-2.jsonl"]

@@ -104,7 +104,8 @@ def _run_remote(args: argparse.Namespace, rows: list, outdir: Path, failures: Pa
     from ..remote import animate_remote, remote_request
 
     servers = max(1, args.server.count(",") + 1)
-    with Client(args.server, token=args.token, tls_root_cert=args.tls_ca, tls=args.tls) as client:
+    connection = dict(token=args.token, tls_root_cert=args.tls_ca, tls=args.tls, retry=True)
+    with Client(args.server, **connection) as client:
 
         def produce(line, chosen, request, audio):  # noqa: ANN001, ANN202, ARG001
             call = remote_request(line.audio, line.timeline(), **line.settings())

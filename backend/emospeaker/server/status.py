@@ -15,6 +15,7 @@ from .limits import Busy
 from .plans import Unavailable, Unimplemented
 
 Metadata = tuple[tuple[str, str], ...]
+NO_RETRY = ("grpc-retry-pushback-ms", "-1")  # gRPC clients' retry policy: retrying won't help
 
 
 def status_of(
@@ -25,7 +26,7 @@ def status_of(
     if isinstance(exc, Busy):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), (("emospeaker-busy", "1"),)
     if isinstance(exc, LimitError):
-        return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), metadata
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), (*metadata, NO_RETRY)
     if isinstance(exc, InputError):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc), metadata
     if isinstance(exc, Unimplemented):

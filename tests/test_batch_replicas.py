@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 from conftest import cli_env
@@ -84,3 +85,20 @@ def test_two_replicas_one_stopped_mid_batch_lose_nothing(tmp_path):
         assert (out / f"line{n:02d}.json").read_bytes() == (
             tmp_path / "local" / f"line{n:02d}.json"
         ).read_bytes()
+
+
+def test_an_over_limit_request_is_not_retried(tmp_path):
+    """A limit refused before any reply carries retry pushback -1: no replica can take it,
+    so the retry policy (which does retry a busy refusal) gives up at once."""
+    from emospeaker.server.limits import MAX_TRANSCRIPT_CHARS
+    from emospeaker.wire import client as wc
+    from grpc_support import speech_pcm
+
+    served = Served()
+    with wc.Client(served.address, retry=True, timeout=30) as client:
+        audio = wc.audio_pcm(speech_pcm(0.5), 16000)
+        with pytest.raises(wc.LimitExceeded, match="transcript has"):
+            client.animate_track(audio, transcript="a" * (MAX_TRANSCRIPT_CHARS + 1))
+    _, _, log = served.stop()
+    calls = [line for line in log.splitlines() if '"method": "Animate"' in line]
+    assert len(calls) == 1, calls

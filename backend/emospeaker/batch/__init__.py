@@ -3,7 +3,7 @@
 manifest.py   reading CSV / JSON Lines manifests, shards, the template
 lines.py      one line: resume check, animate (locally or on a server), atomic write
 runner.py     feeding lines to workers, progress, failures.jsonl, Ctrl-C
-ray.py        the same lines on a Ray cluster (optional extra `emospeaker[ray]`)
+on_ray.py     the same lines on a Ray cluster (optional extra `emospeaker[ray]`)
 
 The CLI (`emospeaker batch`) is a thin layer over these; a pipeline can call them directly.
 """

@@ -111,7 +111,8 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Line | BadRow]:
             f"{path}: manifest must be .csv or .jsonl (JSON Lines), not {suffix or 'no suffix'}",
             field="manifest",
         )
-    rows = [_row(i, record, path.parent) for i, record in enumerate(records, start=1)]
+    base = path.parent.resolve()  # absolute: a Ray actor or farm task has its own cwd
+    rows = [_row(i, record, base) for i, record in enumerate(records, start=1)]
     return _unique_outputs(rows)
 
 

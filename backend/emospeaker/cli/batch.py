@@ -124,7 +124,7 @@ def _run_remote(args: argparse.Namespace, rows: list, outdir: Path, failures: Pa
 
 
 def _run_ray(args: argparse.Namespace, rows: list, outdir: Path, failures: Path):  # noqa: ANN202
-    from ..batch.ray import run_on_ray
+    from ..batch.on_ray import run_on_ray
 
     return run_on_ray(
         rows,

@@ -44,12 +44,16 @@ MIN_PAUSE_SECONDS = 0.12
 SKIP_PAUSE_SECONDS = 0.4  # the inside of longer pauses is silence: not worth decoding
 PAUSE_MARGIN_SECONDS = 0.15
 
+WORKERS_ENV = "EMOSPEAKER_SPEECH_WORKERS"
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
 def worker_count() -> int:
-    """Worker processes beside the calling thread: one per further core."""
+    """Worker processes beside the calling thread: one per further core, or
+    $EMOSPEAKER_SPEECH_WORKERS (a Ray actor or farm task that owns one core sets 0)."""
+    if os.environ.get(WORKERS_ENV, "").strip().isdigit():
+        return int(os.environ[WORKERS_ENV])
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

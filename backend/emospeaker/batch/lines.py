@@ -57,6 +57,19 @@ def local_producer(
     return api.run(chosen, request)
 
 
+def remote_producer(client: Any, timeout: float | None = None) -> Producer:
+    """Animate on a server (or replicas) through `client` (an `emospeaker.client.Client`);
+    the track is the one a local run makes, labelled with the same audio name."""
+    from ..remote import animate_remote, remote_request
+
+    def produce(line: Line, _chosen: Any, _request: Any, _audio: Audio) -> FaceTrack:
+        call = remote_request(line.audio, line.timeline(), **line.settings())
+        call.audio.name = line.audio_name
+        return animate_remote(client, call, timeout=timeout)
+
+    return produce
+
+
 def process_line(
     line: Line | BadRow,
     outdir: Path,

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..cli.common import text_or_file
 from ..emotion import EmotionTimeline
 from ..errors import InputError
 from ..formats import FORMATS
@@ -57,7 +56,8 @@ class Line:
     audio: str  # the file to read
     audio_name: str  # as the manifest writes it: the provenance's audio_source
     output: str  # relative to OUTDIR, with its format's suffix
-    transcript: str | None = None  # text, or the resolved path of a .txt file
+    transcript: str | None = None
+    transcript_file: str | None = None  # read when the line runs
     emotion: str | None = None  # a spec, or the resolved path of a keys .json file
     fps: str = str(DEFAULT_FPS)
     start_frame: int = 0
@@ -73,13 +73,23 @@ class Line:
             return EmotionTimeline.load(self.emotion)
         return EmotionTimeline.parse(self.emotion)
 
+    def transcript_text(self) -> str | None:
+        """The transcript, read from its file as `animate --transcript FILE` reads it."""
+        if not self.transcript_file:
+            return self.transcript
+        try:
+            return Path(self.transcript_file).read_text().strip()
+        except OSError as exc:
+            message = f"{self.transcript_file}: cannot read transcript ({exc})"
+            raise InputError(message, field="transcript") from None
+
     def settings(self) -> dict[str, Any]:
         """Keyword arguments of `api.animate` / `remote.remote_request` for this line (a
         transcript file is read as `animate --transcript` reads it)."""
         return dict(
             fps=self.fps,
             start_frame=self.start_frame,
-            transcript=text_or_file(self.transcript, "transcript"),
+            transcript=self.transcript_text(),
             engine=self.engine,
             seed=self.seed,
             options=dict(self.options),
@@ -191,7 +201,7 @@ def _row(row: int, record: dict[str, Any], base: Path) -> Line | BadRow:
             audio=_resolve(base, audio),
             audio_name=str(Path(audio)),
             output=_output_name(audio, _text(record.get("output")), _text(record.get("format"))),
-            transcript=_transcript(base, _text(record.get("transcript"))),
+            **_transcript(base, _text(record.get("transcript"))),
             emotion=_emotion(base, _text(record.get("emotion"))),
             fps=_text(record.get("fps")) or str(DEFAULT_FPS),
             start_frame=_integer(record.get("start_frame"), "start_frame"),
@@ -212,14 +222,14 @@ def _resolve(base: Path, value: str) -> str:
     return str(path if path.is_absolute() else base / path)
 
 
-def _transcript(base: Path, value: str) -> str | None:
-    """Text, or the resolved path of a .txt file (read when the line runs)."""
+def _transcript(base: Path, value: str) -> dict[str, str | None]:
+    """Text, or a file (a .txt name, or one that exists) as `animate --transcript` decides."""
     if not value:
-        return None
+        return {}
     path = Path(_resolve(base, value))
     if path.suffix.lower() == ".txt" or (len(value) < 4096 and path.is_file()):
-        return str(path)
-    return value
+        return {"transcript_file": str(path)}
+    return {"transcript": value}
 
 
 def _emotion(base: Path, value: str) -> str | None:

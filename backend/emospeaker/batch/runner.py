@@ -1,17 +1,30 @@
 """Feed a batch's lines to a worker, show progress, record failures, stop cleanly on Ctrl-C.
 
 Workers are plain callables `Line -> Outcome` (see `lines.process_line`); `jobs` of them run
-at once on threads (a server or a Ray actor does the work), or one after another in this
-thread (local engines already spread a line over the cores).
+at once, on threads when a server or a Ray actor does the work, or on worker processes that
+each keep warm engines (a line's phone recognition holds the GIL), or one after another in
+this thread.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -76,10 +89,11 @@ def failures_path(outdir: Path, shard: tuple[int, int] | None) -> Path:
 
 def run_batch(
     rows: list[Line | BadRow],
-    worker: Worker,
+    worker: Worker | None,
     failures: Path,
     *,
     jobs: int = 1,
+    processes: bool = False,
     quiet: bool = False,
     outcomes: Callable[[Iterable[Line | BadRow]], Iterator[Outcome]] | None = None,
 ) -> Summary:
@@ -88,7 +102,9 @@ def run_batch(
     or absent, and a rerun resumes."""
     summary = Summary(len(rows))
     failures.parent.mkdir(parents=True, exist_ok=True)
-    stream = outcomes(rows) if outcomes is not None else _outcomes(rows, worker, jobs)
+    if outcomes is None and worker is None:
+        raise ValueError("give a worker or an outcomes function")
+    stream = outcomes(rows) if outcomes is not None else _outcomes(rows, worker, jobs, processes)
     with failures.open("w") as log, _bar(len(rows), quiet) as bar:
         try:
             for outcome in stream:
@@ -124,24 +140,57 @@ def _bar(total: int, quiet: bool) -> tqdm:
     )
 
 
-def _outcomes(rows: list[Line | BadRow], worker: Worker, jobs: int) -> Iterator[Outcome]:
-    """Outcomes in completion order; with jobs > 1 at most `jobs` lines are in flight, so an
-    interrupt abandons only those."""
+def _outcomes(
+    rows: list[Line | BadRow], worker: Worker, jobs: int, processes: bool
+) -> Iterator[Outcome]:
+    """Outcomes in completion order; with jobs > 1 at most `jobs` lines are in flight (on
+    threads, or on worker processes that each keep warm engines), so an interrupt waits only
+    for those."""
     if jobs <= 1:
         for row in rows:
             yield worker(row)
         return
-    pending: set[Future[Outcome]] = set()
-    queue = iter(rows)
-    with ThreadPoolExecutor(jobs, thread_name_prefix="emospeaker-batch") as pool:
-        try:
-            for row in queue:
-                pending.add(pool.submit(worker, row))
-                if len(pending) >= jobs:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    yield from (f.result() for f in finished)
-            for future in as_completed(pending):
-                yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+    pool = _executor(jobs, processes)
+    pending: dict[Future[Outcome], Line | BadRow] = {}
+    try:
+        for row in rows:
+            pending[pool.submit(worker, row)] = row
+            if len(pending) >= jobs:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield _result(future, pending.pop(future))
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = _executor(jobs, processes)  # a worker died: start afresh
+        for future in as_completed(list(pending)):
+            yield _result(future, pending.pop(future))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _executor(jobs: int, processes: bool) -> Executor:
+    if not processes:
+        return ThreadPoolExecutor(jobs, thread_name_prefix="emospeaker-batch")
+    context = multiprocessing.get_context("spawn")  # safe beside threads; same on every OS
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker)
+
+
+def _start_worker() -> None:
+    """A line worker process: one core each (no speech sub-pool), engines built before the
+    first line, and Ctrl-C left to the parent, which lets running lines finish."""
+    from ..engines import get_engine
+    from ..speech.pool import WORKERS_ENV
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ[WORKERS_ENV] = "0"
+    get_engine("default")
+
+
+def _result(future: Future[Outcome], row: Line | BadRow) -> Outcome:
+    """The worker's Outcome, or a failure if its process died (pocketsphinx is C code)."""
+    error = future.exception()
+    if error is None:
+        return future.result()
+    output = row.output if isinstance(row, Line) else ""
+    message = f"worker process failed: {type(error).__name__}: {error}"
+    return Outcome(row.row, output, "failed", error=message, audio=row.audio)

@@ -16,10 +16,14 @@ import argparse
 import sys
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..audio import DEFAULT_MAX_SECONDS
 from ..errors import InputError
 from .common import add_remote_args
+
+if TYPE_CHECKING:
+    from ..batch import BadRow, Line, Summary
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--jobs",
         type=int,
         default=0,
-        help="lines in flight at once (default: 1 locally, 2 per server, one per Ray CPU)",
+        help="lines at once (default: one worker process per core, 2 per server, "
+        "one Ray actor per cluster CPU)",
     )
     p.add_argument("--max-audio-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -58,8 +63,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch import failures_path, parse_shard, read_manifest, run_batch, select_shard
+    from ..batch import (
+        failures_path,
+        parse_shard,
+        process_line,
+        read_manifest,
+        run_batch,
+        select_shard,
+    )
     from ..batch.manifest import COLUMNS, TEMPLATE_CSV, TEMPLATE_JSONL
+    from ..speech.pool import worker_count
 
     if args.template:
         print(TEMPLATE_CSV if args.template == "csv" else TEMPLATE_JSONL, end="")
@@ -81,8 +94,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.server:
         summary = _run_remote(args, rows, outdir, failures)
     else:
-        worker = partial(_local_line, outdir=outdir, args=args)
-        summary = run_batch(rows, worker, failures, jobs=args.jobs or 1, quiet=args.quiet)
+        worker = partial(
+            process_line, outdir=outdir, force=args.force, max_audio_seconds=args.max_audio_seconds
+        )
+        jobs = args.jobs or min(worker_count() + 1, len(rows)) or 1
+        summary = run_batch(rows, worker, failures, jobs=jobs, processes=True, quiet=args.quiet)
     if not args.quiet or summary.failed:
         print(f"emospeaker batch: {summary.line()}", file=sys.stderr)
         if summary.failed:
@@ -92,38 +108,31 @@ def run(args: argparse.Namespace) -> int:
     return summary.exit_code()
 
 
-def _local_line(row, *, outdir: Path, args: argparse.Namespace):  # noqa: ANN001, ANN202
-    from ..batch import process_line
-
-    return process_line(row, outdir, force=args.force, max_audio_seconds=args.max_audio_seconds)
-
-
-def _run_remote(args: argparse.Namespace, rows: list, outdir: Path, failures: Path):  # noqa: ANN202
+def _run_remote(
+    args: argparse.Namespace, rows: list[Line | BadRow], outdir: Path, failures: Path
+) -> Summary:
+    """Lines sent to one server or several replicas (gRPC balances and retries)."""
     from ..batch import process_line, run_batch
+    from ..batch.lines import remote_producer
     from ..client import Client
-    from ..remote import animate_remote, remote_request
 
     servers = max(1, args.server.count(",") + 1)
     connection = dict(token=args.token, tls_root_cert=args.tls_ca, tls=args.tls, retry=True)
     with Client(args.server, **connection) as client:
-
-        def produce(line, chosen, request, audio):  # noqa: ANN001, ANN202, ARG001
-            call = remote_request(line.audio, line.timeline(), **line.settings())
-            call.audio.name = line.audio_name  # as a local run labels it
-            return animate_remote(client, call, timeout=args.timeout)
-
         worker = partial(
             process_line,
             outdir=outdir,
             force=args.force,
             max_audio_seconds=args.max_audio_seconds,
-            produce=produce,
+            produce=remote_producer(client, args.timeout),
             need_local_engine=False,
         )
         return run_batch(rows, worker, failures, jobs=args.jobs or 2 * servers, quiet=args.quiet)
 
 
-def _run_ray(args: argparse.Namespace, rows: list, outdir: Path, failures: Path):  # noqa: ANN202
+def _run_ray(
+    args: argparse.Namespace, rows: list[Line | BadRow], outdir: Path, failures: Path
+) -> Summary:
     from ..batch.on_ray import run_on_ray
 
     return run_on_ray(

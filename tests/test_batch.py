@@ -134,8 +134,10 @@ def test_batch_is_bit_identical_to_animate_resumes_and_reports_failures(speech, 
     assert redo.returncode == 0 and "1 done, 2 already current, 0 failed" in redo.stderr
     assert not (out / "failures.jsonl").exists()
     assert load_track(out / OUTPUTS[0]).emotion[0, 5] == pytest.approx(0.7)
-    forced = _batch(speech, str(changed), "-o", str(out), "--force")
-    assert "3 done, 0 already current" in forced.stderr
+    before = {o: (out / o).read_bytes() for o in OUTPUTS}
+    forced = _batch(speech, str(changed), "-o", str(out), "--force", "--jobs", "1")
+    assert "3 done, 0 already current" in forced.stderr  # one process, same bytes
+    assert before == {o: (out / o).read_bytes() for o in OUTPUTS}
 
 
 def test_shards_partition_the_manifest(speech, tmp_path):

@@ -102,3 +102,35 @@ def test_an_over_limit_request_is_not_retried(tmp_path):
     _, _, log = served.stop()
     calls = [line for line in log.splitlines() if '"method": "Animate"' in line]
     assert len(calls) == 1, calls
+
+
+def test_a_replica_killed_mid_batch_loses_no_line_silently_and_a_rerun_finishes(tmp_path):
+    """SIGKILL (no drain): calls already answering on that replica fail (gRPC retries only
+    calls that have had no reply), land in failures.jsonl, and the same command redoes
+    exactly those while the dead address is still listed."""
+    _speech(tmp_path)
+    first, second = Served(), Served()
+    servers = f"{first.address},{second.address}"
+    command = [sys.executable, "-m", "emospeaker", "batch", "lines.csv", "-o", "out",
+               "--server", servers, "--jobs", "2", "--timeout", "120"]  # fmt: skip
+    batch = subprocess.Popen(
+        command, cwd=tmp_path, env=cli_env(), stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "out").glob("*.json"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first.proc.kill()
+    first.wait()
+    _, stderr = batch.communicate(timeout=300)
+    written = {p.stem for p in (tmp_path / "out").glob("*.json")}
+    failures = tmp_path / "out" / "failures.jsonl"
+    failed = [json.loads(x) for x in failures.read_text().splitlines()] if failures.exists() else []
+    assert batch.returncode == (1 if failed else 0), stderr
+    assert written | {Path(f["output"]).stem for f in failed} == {
+        f"line{n:02d}" for n in range(LINES)
+    }
+    assert all("UNAVAILABLE" in f["error"] or "CANCELLED" in f["error"] for f in failed), failed
+    rerun = subprocess.run(command, cwd=tmp_path, env=cli_env(), capture_output=True, text=True)
+    second.stop()
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(failed)} done, {LINES - len(failed)} already current, 0 failed" in rerun.stderr

@@ -136,7 +136,7 @@ def _bar(total: int, quiet: bool) -> tqdm:
         unit="line",
         file=sys.stderr,
         disable=quiet or not sys.stderr.isatty(),
-        bar_format="{desc}: {n_fmt}/{total_fmt} lines |{bar}| {elapsed}<{remaining} {postfix}",
+        bar_format="{desc}: {n_fmt}/{total_fmt} lines |{bar}| {elapsed}<{remaining}{postfix}",
     )
 
 

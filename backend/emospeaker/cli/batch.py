@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give a MANIFEST and -o OUTDIR (or --template)", field="manifest")
     if args.server and args.ray:
         raise InputError("use --server or --ray, not both", field="ray")
+    if args.jobs < 0:
+        raise InputError(f"--jobs {args.jobs} must be 0 (automatic) or more", field="jobs")
     shard = parse_shard(args.shard) if args.shard else None
     rows = select_shard(read_manifest(args.manifest), shard)
     outdir = Path(args.outdir)
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         )
         jobs = args.jobs or min(worker_count() + 1, len(rows)) or 1
         summary = run_batch(rows, worker, failures, jobs=jobs, processes=True, quiet=args.quiet)
-    if not args.quiet or summary.failed:
+    if not args.quiet or summary.failed or summary.interrupted:
         print(f"emospeaker batch: {summary.line()}", file=sys.stderr)
         if summary.failed:
             print(f"emospeaker batch: failed lines are listed in {failures}", file=sys.stderr)

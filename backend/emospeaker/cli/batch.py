@@ -1,13 +1,16 @@
 """`emospeaker batch MANIFEST -o OUTDIR`: animate every line of a CSV / JSON Lines manifest.
 
-One process keeps its engines warm and writes one track per line into OUTDIR (atomically).
+Worker processes (one per core) keep their engines warm and write one track per line into
+OUTDIR (atomically), bit-identical to `emospeaker animate` on that line.
 A rerun skips lines whose output was made from the same audio, transcript and options
 (`--force` redoes them). A bad line is written to OUTDIR/failures.jsonl and the batch goes
 on. Exit status: 0 every line written or current, 1 some lines failed, 2 the manifest or an
 option is unusable, 130 interrupted (Ctrl-C; rerun to resume).
 
-The same manifest runs on a server or several (`--server h1:p,h2:p`), on a Ray cluster
-(`--ray auto`), or as farm tasks (`--shard I/N`). `--template` prints an example manifest.
+The same manifest runs on a server or several replicas (`--server h1:p,h2:p` or a DNS
+name: gRPC round-robin with retries), on a Ray cluster (`--ray auto|local|ADDRESS`), or as
+farm tasks (`--shard I/N`, deploy/openjd/). `--template` prints an example manifest.
+docs/scale.md has the commands for each.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument(
         "--ray",
-        metavar="auto|ADDRESS",
+        metavar="auto|local|ADDRESS",
         help="run on a Ray cluster (needs emospeaker[ray]); audio and OUTDIR on shared storage",
     )
     add_remote_args(p, "animate each line")

@@ -28,12 +28,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _env(temp: Path) -> dict[str, str]:
+    """This checkout on the path, Ray's files in `temp`, and no token authentication (a
+    token file left in ~/.ray by another cluster must not lock this one's driver out)."""
+    ray = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": str(temp), "RAY_AUTH_MODE": "disabled"}
+    return {**cli_env(), **ray}
+
+
 def _start(*args: str, temp: Path) -> subprocess.Popen:
     """`ray start ... --block` in its own process group, so the test stops exactly it."""
-    env = {**cli_env(), "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": str(temp)}
     return subprocess.Popen(
         [str(RAY), "start", "--block", "--num-cpus", "1", "--disable-usage-stats", *args],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=_env(temp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )  # fmt: skip
 
 
@@ -51,10 +58,9 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _nodes(address: str, temp: Path) -> int:
-    env = {**cli_env(), "RAY_TMPDIR": str(temp)}
     status = subprocess.run(
         [str(RAY), "status", "--address", address],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=_env(temp), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     active = status.stdout.split("Active:", 1)[-1].split("Pending:", 1)[0]
     return sum(line.strip().startswith("1 node_") for line in active.splitlines())
@@ -79,7 +85,7 @@ def cluster():
         while _nodes(address, temp) < 2 and time.monotonic() < deadline:
             time.sleep(1)
         assert _nodes(address, temp) == 2, "the Ray cluster did not come up"
-        yield address
+        yield address, temp
     finally:
         for proc in reversed(procs):
             _stop(proc)
@@ -89,6 +95,7 @@ def cluster():
 def test_batch_on_two_ray_nodes_matches_the_local_batch(cluster, tmp_path):
     from emospeaker.speech import synthesize
 
+    address, temp = cluster
     for i, text in enumerate(("Follow me, quickly.", "I never said that!")):
         sf.write(tmp_path / f"r{i}.wav", synthesize(text, "en-us").audio.samples, 16000)
     rows = [f"r{n % 2}.wav,surprised:{n / LINES:.2f},take{n:02d}" for n in range(LINES)]
@@ -98,10 +105,10 @@ def test_batch_on_two_ray_nodes_matches_the_local_batch(cluster, tmp_path):
     def batch(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "emospeaker", "batch", "lines.csv", *args],
-            cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=600,
+            cwd=tmp_path, env=_env(temp), capture_output=True, text=True, timeout=600,
         )  # fmt: skip
 
-    on_ray = batch("-o", "ray", "--ray", cluster)
+    on_ray = batch("-o", "ray", "--ray", address)
     assert on_ray.returncode == 1, on_ray.stderr  # the missing file
     assert "2 Ray actors on 2 node(s)" in on_ray.stderr
     assert f"{LINES} done, 0 already current, 1 failed" in on_ray.stderr
@@ -112,5 +119,5 @@ def test_batch_on_two_ray_nodes_matches_the_local_batch(cluster, tmp_path):
     for n in range(LINES):
         name = f"take{n:02d}.json"
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
-    again = batch("-o", "ray", "--ray", cluster)
+    again = batch("-o", "ray", "--ray", address)
     assert f"0 done, {LINES} already current, 1 failed" in again.stderr

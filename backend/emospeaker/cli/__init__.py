@@ -11,7 +11,7 @@ from .. import __version__
 from ..errors import Cancelled, EmoSpeakerError
 
 COMMANDS: tuple[str, ...] = (
-    "animate", "capture", "preview", "render", "head", "serve", "info", "train", "corpus",
+    "animate", "batch", "capture", "preview", "render", "head", "serve", "info", "train", "corpus",
     "evaluate",
 )  # fmt: skip
 

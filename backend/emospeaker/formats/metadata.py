@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from typing import Any
 
@@ -20,7 +21,9 @@ def header(track: FaceTrack) -> dict[str, Any]:
         "start_frame": track.start_frame,
         "frames": track.frames,
         "channels": list(track.channels),
-        "provenance": track.provenance,
+        # keys sorted at every level: the same track gives the same bytes whether it was
+        # made here or arrived from a server (whose provenance JSON is sorted)
+        "provenance": json.loads(json.dumps(track.provenance, sort_keys=True)),
     }
 
 

@@ -15,6 +15,7 @@ from .limits import Busy, ShuttingDown
 from .plans import Unavailable, Unimplemented
 
 Metadata = tuple[tuple[str, str], ...]
+NO_RETRY = ("grpc-retry-pushback-ms", "-1")  # gRPC clients' retry policy: retrying won't help
 
 
 def status_of(
@@ -27,7 +28,7 @@ def status_of(
     if isinstance(exc, ShuttingDown):
         return grpc.StatusCode.UNAVAILABLE, str(exc), ()
     if isinstance(exc, LimitError):
-        return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), metadata
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), (*metadata, NO_RETRY)
     if isinstance(exc, InputError):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc), metadata
     if isinstance(exc, Unimplemented):

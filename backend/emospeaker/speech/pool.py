@@ -46,12 +46,16 @@ SKIP_PAUSE_SECONDS = 0.4  # the inside of longer pauses is silence: not worth de
 PAUSE_MARGIN_SECONDS = 0.15
 PARENT_POLL_SECONDS = 0.5  # how soon a worker notices its parent died
 
+WORKERS_ENV = "EMOSPEAKER_SPEECH_WORKERS"
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
 def worker_count() -> int:
-    """Worker processes beside the calling thread: one per further core."""
+    """Worker processes beside the calling thread: one per further core, or
+    $EMOSPEAKER_SPEECH_WORKERS (a Ray actor or farm task that owns one core sets 0)."""
+    if os.environ.get(WORKERS_ENV, "").strip().isdigit():
+        return int(os.environ[WORKERS_ENV])
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

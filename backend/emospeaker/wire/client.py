@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -57,10 +58,52 @@ __all__ = [
     "animate_request", "render_request", "track_message",
     "ClientError", "InvalidRequest", "LimitExceeded", "ServerBusy", "AuthenticationFailed",
     "ServerUnavailable", "DeadlineExceeded", "CallCancelled", "NotSupported", "EngineUnavailable",
+    "channel_target", "service_config",
 ]  # fmt: skip
 
 ProgressCallback = Callable[[str, float], "bool | None"]
 VIDEO_SUFFIX = ".part"
+SERVICE = "emospeaker.v1.EmoSpeaker"
+RETRY_CODES = ("UNAVAILABLE", "RESOURCE_EXHAUSTED")
+
+
+def service_config(attempts: int = 5) -> str:
+    """gRPC's own balancing and retries: calls go round-robin over every address a target
+    names, and (with attempts > 1) a call refused with UNAVAILABLE (server down or draining)
+    or RESOURCE_EXHAUSTED (all workers busy) before it started is retried on the next one.
+    A server marks limits that a retry cannot fix as not retryable (retry pushback)."""
+    config: dict[str, Any] = {"loadBalancingConfig": [{"round_robin": {}}]}
+    if attempts <= 1:
+        return json.dumps(config)
+    retry = {
+        "maxAttempts": attempts,
+        "initialBackoff": "0.2s",
+        "maxBackoff": "2s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": list(RETRY_CODES),
+    }
+    config["methodConfig"] = [{"name": [{"service": SERVICE}], "retryPolicy": retry}]
+    return json.dumps(config)
+
+
+def channel_target(address: str) -> str:
+    """The gRPC target for `address`: `host:port` (a DNS name gives all its addresses) as
+    is; `host1:port,host2:port` as one `ipv4:`/`ipv6:` target listing every address."""
+    if "," not in address:
+        return address
+    found: dict[int, list[str]] = {socket.AF_INET: [], socket.AF_INET6: []}
+    for part in filter(None, (p.strip() for p in address.split(","))):
+        host, sep, port = part.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"{part!r} in {address!r} must be HOST:PORT")
+        host = host.strip("[]")
+        for family, _, _, _, sockaddr in socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM):
+            if family in found and sockaddr[0] not in found[family]:
+                ip = sockaddr[0] if family == socket.AF_INET else f"[{sockaddr[0]}]"
+                found[family].append(f"{ip}:{sockaddr[1]}")
+    if found[socket.AF_INET]:
+        return "ipv4:" + ",".join(found[socket.AF_INET])
+    return "ipv6:" + ",".join(found[socket.AF_INET6])
 
 
 class _Stream:
@@ -171,8 +214,12 @@ def _result(summary: pb.RenderSummary, **where: Any) -> RenderResult:
 
 
 class Client:
-    """A connection to an EmoSpeaker server.
+    """A connection to an EmoSpeaker server, or to several replicas.
 
+    `address` is `host:port`, a DNS name whose every address serves, or `h1:p1,h2:p2`;
+    calls are spread round-robin and retried when a replica is down or busy
+    (`service_config`) when `retry` is set (as `emospeaker batch` does; an interactive
+    caller may prefer to hear "busy" at once).
     `token` is sent as `authorization: Bearer` on every call. TLS is used when
     `tls_root_cert` (PEM bytes or a file path) or `tls=True` (system roots) is given;
     `tls_server_name` overrides the name checked against the certificate. `timeout` is the
@@ -188,11 +235,16 @@ class Client:
         *,
         tls: bool | None = None,
         tls_server_name: str | None = None,
+        retry: bool = False,
     ) -> None:
         self.address = address
         self.timeout = timeout
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+        options.append(("grpc.service_config", service_config(5 if retry else 1)))
+        target = channel_target(address)
+        if target != address:  # TLS checks the first name given, not an IP
+            options.append(("grpc.default_authority", address.split(",")[0].strip()))
         if tls_server_name:
             options.append(("grpc.ssl_target_name_override", tls_server_name))
         if tls_root_cert is not None or tls:
@@ -201,9 +253,9 @@ class Client:
                 with open(root, "rb") as f:
                     root = f.read()
             creds = grpc.ssl_channel_credentials(root_certificates=root)
-            self._channel = grpc.secure_channel(address, creds, options=options)
+            self._channel = grpc.secure_channel(target, creds, options=options)
         else:
-            self._channel = grpc.insecure_channel(address, options=options)
+            self._channel = grpc.insecure_channel(target, options=options)
         self._stub = pb_grpc.EmoSpeakerStub(self._channel)
 
     def close(self) -> None:

@@ -64,7 +64,11 @@ __all__ = [
 ProgressCallback = Callable[[str, float], "bool | None"]
 VIDEO_SUFFIX = ".part"
 SERVICE = "emospeaker.v1.EmoSpeaker"
-RETRY_CODES = ("UNAVAILABLE", "RESOURCE_EXHAUSTED")
+# UNAVAILABLE: a replica down or draining; RESOURCE_EXHAUSTED: busy (limit refusals carry
+# retry pushback -1 and are not retried); CANCELLED: a call that reached a replica as it shut
+# down, before any reply. gRPC retries only what the server sent before replying, so a call
+# the client itself cancels (Ctrl-C, a deadline) is never retried.
+RETRY_CODES = ("UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED")
 
 
 def service_config(attempts: int = 5) -> str:

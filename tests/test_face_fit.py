@@ -46,9 +46,7 @@ def model() -> ExpressionModel:
     return expression_model()
 
 
-def synthesise(
-    model, weights, angles, scale=3000.0, shift=(320.0, -260.0, 0.0), identity=None
-):
+def synthesise(model, weights, angles, scale=3000.0, shift=(320.0, -260.0, 0.0), identity=None):
     """Pixel landmarks of a face (the mean, or `identity` [K]) with weights [..., 52] turned by
     angles [..., 3]."""
     shaped = model.deform(weights, model.shape(identity))

@@ -141,9 +141,7 @@ def _mediapipe_sides() -> dict[int, str]:
                 frontier.extend(neighbours[node])
         return side
 
-    lips = split(
-        c.FACEMESH_LIPS, {"lipUpper": {0, 13}, "lipLower": {17, 14}}, {61, 291, 78, 308}
-    )
+    lips = split(c.FACEMESH_LIPS, {"lipUpper": {0, 13}, "lipLower": {17, 14}}, {61, 291, 78, 308})
     right = split(c.FACEMESH_RIGHT_EYE, {"lidUpperR": {159}, "lidLowerR": {145}}, {33, 133})
     left = split(c.FACEMESH_LEFT_EYE, {"lidUpperL": {386}, "lidLowerL": {374}}, {263, 362})
     return {**lips, **right, **left}

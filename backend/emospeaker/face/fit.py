@@ -100,7 +100,8 @@ def landmark_trust(model: ExpressionModel) -> np.ndarray:
 
 def _coordinate_weights(model: ExpressionModel) -> np.ndarray:
     """sqrt of each coordinate's weight [478 * 3]: landmark trust, z down-weighted."""
-    return np.sqrt(np.repeat(landmark_trust(model), 3) * np.tile([1.0, 1.0, Z_WEIGHT], NUM_LANDMARKS))
+    per_axis = np.tile([1.0, 1.0, Z_WEIGHT], NUM_LANDMARKS)
+    return np.sqrt(np.repeat(landmark_trust(model), 3) * per_axis)
 
 
 class WeightSolver:

@@ -2,8 +2,9 @@
 
 Renders the mean ICT face from several angles (pyrender, OSMesa), lets MediaPipe find its 478
 landmarks in each view, embeds them in ICT's surface (emospeaker.face.embedding) and samples
-ICT's 52 ARKit shapes and its identity components there (emospeaker.face.expression). Run it
-after changing the face asset; tests/test_face_fit.py::test_stored_model_matches_the_face_model
+ICT's identity components there; then renders ICT performing each of the 52 ARKit channels and
+measures where MediaPipe's landmarks go (emospeaker.face.expression). A few minutes on two
+cores. Run it after changing the face asset; tests/test_face_fit.py::test_stored_model_matches_the_face_model
 fails while the stored model is stale.
 
     PYTHONPATH=backend python scripts/make_face_model.py
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
 import numpy as np  # noqa: E402
 
-from emospeaker.face.embedding import embed  # noqa: E402
+from emospeaker.face.embedding import embed, observed_deltas  # noqa: E402
 from emospeaker.face.expression import MODEL_FILE, ExpressionModel  # noqa: E402
 from emospeaker.face.model import load_face_model  # noqa: E402
 
@@ -30,8 +31,14 @@ def main() -> int:
     started = time.perf_counter()
     face = load_face_model()
     embedding = embed(face)
+    observed = observed_deltas(face)
     model = ExpressionModel.from_face_model(
-        face, embedding.vertex_ids, embedding.barycentric, embedding.detected, embedding.spread_mm
+        face,
+        embedding.vertex_ids,
+        embedding.barycentric,
+        embedding.detected,
+        embedding.spread_mm,
+        observed,
     )
     MODEL_FILE.parent.mkdir(parents=True, exist_ok=True)
     model.save(MODEL_FILE)

@@ -41,6 +41,12 @@ COLOURS = {  # linear RGBA of the materials: enough for MediaPipe to see a face
     "tongue": (0.60, 0.25, 0.25, 1.0),
     "teeth": (0.90, 0.88, 0.80, 1.0),
 }
+BROW_COLOUR = (0.18, 0.12, 0.08, 1.0)
+BROW_SPAN = (0.012, 0.060)  # |x| of the brows' inner and outer ends (metres)
+BROW_HEIGHT, BROW_ARCH, BROW_WIDTH = 0.0150, 0.0045, 0.0075  # y at the ends, arch, thickness
+SHAPE_VIEWS = ((0, 0), (0, -20), (0, 20))  # views that measure each channel's landmark motion
+SHAPE_AMOUNTS = (0.5, 1.0)  # channel weights rendered for it
+SHAPE_SIZE = 512
 IRIS_ANGLE, PUPIL_ANGLE = 0.55, 0.22  # half-angles seen from the eyeball's centre (radians)
 IRIS_RIGHT = range(468, 473)  # the subject's right iris (image left, -x)
 IRIS_LEFT = range(473, 478)
@@ -54,14 +60,22 @@ class Embedding:
     spread_mm: np.ndarray  # [478] weighted RMS distance of the views' hits from their mean
 
 
-def render_view(model: FaceModel, pitch: float, yaw: float, size: int = RENDER_SIZE):
-    """An RGB uint8 image [size, size, 3] of the mean face turned by (pitch, yaw) radians,
-    orthographic, the face frame's (x, y) = VIEW_CENTRE at the centre."""
+def render_view(
+    model: FaceModel,
+    pitch: float,
+    yaw: float,
+    size: int = RENDER_SIZE,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """An RGB uint8 image [size, size, 3] of the mean face (with ARKit `weights` [52], if
+    given) turned by (pitch, yaw) radians, orthographic, the face frame's (x, y) =
+    VIEW_CENTRE at the centre."""
     os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
     import pyrender
     import trimesh
 
-    vertices = model.vertices @ head_rotation([pitch, yaw, 0.0]).T
+    shaped = model.vertices if weights is None else model.deform(weights)
+    vertices = shaped @ head_rotation([pitch, yaw, 0.0]).T
     scene = pyrender.Scene(bg_color=(0.25, 0.27, 0.30, 1.0), ambient_light=(0.35, 0.35, 0.35))
     for triangles, colour in _coloured_triangles(model):
         mesh = trimesh.Trimesh(vertices, triangles, process=False)
@@ -90,6 +104,11 @@ def _coloured_triangles(model: FaceModel) -> list[tuple[np.ndarray, tuple]]:
     out = []
     for name, colour in COLOURS.items():
         triangles = model.material_triangles(name)
+        if name == "skin":
+            brow = _on_brow(model, triangles)
+            out.append((triangles[~brow], colour))
+            out.append((triangles[brow], BROW_COLOUR))
+            continue
         if name != "iris":
             out.append((triangles, colour))
             continue
@@ -103,6 +122,17 @@ def _coloured_triangles(model: FaceModel) -> list[tuple[np.ndarray, tuple]]:
         out.append((triangles[(seen < IRIS_ANGLE) & (seen >= PUPIL_ANGLE)], (0.22, 0.13, 0.07, 1)))
         out.append((triangles[seen < PUPIL_ANGLE], (0.02, 0.02, 0.02, 1.0)))
     return [(t, c) for t, c in out if len(t)]
+
+
+def _on_brow(model: FaceModel, triangles: np.ndarray) -> np.ndarray:
+    """Boolean [T]: skin triangles inside a painted eyebrow (ICT's scan has no hair; MediaPipe
+    places the brow landmarks on the brows, so a render needs them to be seen)."""
+    centre = model.vertices[triangles].mean(axis=1)
+    reach = (np.abs(centre[:, 0]) - BROW_SPAN[0]) / (BROW_SPAN[1] - BROW_SPAN[0])  # 0 inner
+    middle = BROW_HEIGHT + BROW_ARCH * np.sin(np.pi * np.clip(reach, 0, 1))
+    half = BROW_WIDTH / 2 * (1 - 0.5 * np.clip(reach, 0, 1))  # tapering outwards
+    inside = (reach >= 0) & (reach <= 1) & (np.abs(centre[:, 1] - middle) < half)
+    return inside & (centre[:, 2] > 0) & np.isin(triangles, model.part_ids("face")).all(axis=1)
 
 
 def eyeball_centre(model: FaceModel, side: str) -> np.ndarray:
@@ -177,6 +207,18 @@ def candidate_triangles(model: FaceModel) -> dict[str, np.ndarray]:
         eyeball = tri[np.isin(tri, model.part_ids(f"eyeball_{s.lower()}")).all(1)]
         out[f"iris{s[0]}"] = eyeball[np.isin(eyeball, np.unique(iris)).all(1)]
     return out
+
+
+SLIT_CORNERS = (61, 291, 78, 308, 33, 133, 263, 362)  # the mouth's and eyes' corners
+
+
+def slit_landmarks() -> np.ndarray:
+    """Boolean [478]: the landmarks on the lips' and lids' contours and corners, which
+    MediaPipe keeps on the slit's edge as it opens (sliding over the skin)."""
+    mask = np.zeros(NUM_LANDMARKS, bool)
+    mask[list(_mediapipe_sides())] = True
+    mask[list(SLIT_CORNERS)] = True
+    return mask
 
 
 def landmark_kinds() -> list[str]:
@@ -256,6 +298,46 @@ def _outward(model: FaceModel, triangles: np.ndarray) -> np.ndarray:
     return normals
 
 
+class _Observer:
+    """Renders the face model in one view, lets MediaPipe find the landmarks and casts them
+    onto the surface under each landmark's rules: MediaPipe's view of the face as points of
+    the face frame."""
+
+    def __init__(self, model: FaceModel, pitch_deg: float, yaw_deg: float, size: int) -> None:
+        self.model, self.size = model, size
+        self.angles = np.radians([pitch_deg, yaw_deg])
+        self.rotation = head_rotation([*self.angles, 0.0])
+        self.kinds = np.array(landmark_kinds())
+        candidates = candidate_triangles(model)
+        self.candidates = {  # the side of each candidate set that this view sees
+            kind: tris[_outward(model, tris) @ self.rotation[2] > 0]
+            for kind, tris in candidates.items()
+        }
+
+    def __call__(self, weights: np.ndarray | None = None):
+        """(points [478, 3] in the face frame, trust [478], MediaPipe's pixels [478, 3]) of the
+        face with ARKit `weights`, or None where MediaPipe finds no face."""
+        faces = detect_faces(
+            render_view(self.model, *self.angles, size=self.size, weights=weights), max_faces=1
+        )
+        if not faces:
+            return None
+        xy = pixels_to_view(faces[0], self.size)
+        shaped = self.model.vertices if weights is None else self.model.deform(weights)
+        turned = shaped @ self.rotation.T
+        hits = np.zeros((NUM_LANDMARKS, 3))
+        trust = np.zeros(NUM_LANDMARKS)
+        for kind, tris in self.candidates.items():
+            members = np.flatnonzero(self.kinds == kind)
+            if not len(members):
+                continue
+            rows, bary = cast(turned, xy[members], tris)
+            hits[members] = np.einsum("pk,pkd->pd", bary, shaped[tris[rows]])
+            facing = _outward(self.model, tris[rows]) @ self.rotation[2]  # towards the camera
+            trust[members] = np.clip(facing, 0.05, None) ** 2
+        return hits, trust, faces[0]
+
+
 def embed(model: FaceModel, views=VIEWS, log=print) -> Embedding:
     """Render, detect and cast in every view, then average (see the module docstring)."""
     candidates = candidate_triangles(model)
@@ -264,24 +346,14 @@ def embed(model: FaceModel, views=VIEWS, log=print) -> Embedding:
     trust = np.zeros((len(views), NUM_LANDMARKS))
     detected = None
     for v, (pitch_deg, yaw_deg) in enumerate(views):
-        rotation = head_rotation(np.radians([pitch_deg, yaw_deg, 0.0]))
-        faces = detect_faces(render_view(model, *np.radians([pitch_deg, yaw_deg])), max_faces=1)
-        if not faces:
+        seen = _Observer(model, pitch_deg, yaw_deg, RENDER_SIZE)()
+        if seen is None:
             log(f"view pitch {pitch_deg} yaw {yaw_deg}: MediaPipe found no face, skipped")
             continue
-        xy = pixels_to_view(faces[0])
-        turned = model.vertices @ rotation.T
-        for kind in np.unique(kinds):
-            members = np.flatnonzero(kinds == kind)
-            tris = candidates[kind]
-            tris = tris[_outward(model, tris) @ rotation[2] > 0]  # the side this view sees
-            rows, bary = cast(turned, xy[members], tris)
-            hits[v, members] = np.einsum("pk,pkd->pd", bary, model.vertices[tris[rows]])
-            facing = _outward(model, tris[rows]) @ rotation[2]  # towards the camera
-            trust[v, members] = np.clip(facing, 0.05, None) ** 2
+        hits[v], trust[v], pixels = seen
         if (pitch_deg, yaw_deg) == (0, 0):
             metres = 2 * VIEW_HALF / RENDER_SIZE
-            detected = np.concatenate([xy, -faces[0][:, 2:] * metres], axis=1)
+            detected = np.concatenate([pixels_to_view(pixels), -pixels[:, 2:] * metres], axis=1)
             detected[:, 2] += np.mean(hits[v, :, 2] - detected[:, 2])
         log(f"view pitch {pitch_deg:+d} yaw {yaw_deg:+d}: {NUM_LANDMARKS} landmarks cast")
     if detected is None:
@@ -294,3 +366,41 @@ def embed(model: FaceModel, views=VIEWS, log=print) -> Embedding:
         members = np.flatnonzero(kinds == kind)
         ids[members], weights[members] = snap(model.vertices, mean[members], candidates[kind])
     return Embedding(ids, weights, detected, spread * 1000.0)
+
+
+def observed_deltas(
+    model: FaceModel, views=SHAPE_VIEWS, amounts=SHAPE_AMOUNTS, log=print
+) -> np.ndarray:
+    """[52, 478, 3]: how far MediaPipe's landmarks move (face frame) when the face performs
+    each ARKit channel, as a line through the origin fitted to the channel at `amounts`,
+    averaged over `views`. Where a landmark's surface point stays under the landmark (the
+    nose, the brows) this is ICT's delta there; where MediaPipe's landmark slides over the
+    surface (the lips' and lids' contours follow the slit as it opens) it is the slide, which
+    sampling ICT at a fixed point would miss. NaN for a channel MediaPipe lost in every view."""
+    total = np.zeros((len(ARKIT_BLENDSHAPES), NUM_LANDMARKS, 3))
+    counts = np.zeros((len(ARKIT_BLENDSHAPES), NUM_LANDMARKS, 1))
+    amounts = np.asarray(amounts, dtype=np.float64)
+    for pitch_deg, yaw_deg in views:
+        observe = _Observer(model, pitch_deg, yaw_deg, SHAPE_SIZE)
+        rest = observe()
+        if rest is None:
+            log(f"view pitch {pitch_deg} yaw {yaw_deg}: MediaPipe found no face, skipped")
+            continue
+        for k, name in enumerate(ARKIT_BLENDSHAPES):
+            moved = []
+            for amount in amounts:
+                weights = np.zeros(len(ARKIT_BLENDSHAPES))
+                weights[k] = amount
+                seen = observe(weights)
+                if seen is None:
+                    break
+                moved.append(seen[0] - rest[0])
+            if len(moved) < len(amounts):
+                log(f"{name} at yaw {yaw_deg}: MediaPipe lost the face, view skipped")
+                continue
+            slope = np.einsum("a,apd->pd", amounts, np.array(moved)) / np.sum(amounts**2)
+            total[k] += slope * rest[1][:, None]
+            counts[k] += rest[1][:, None]
+        log(f"view pitch {pitch_deg:+d} yaw {yaw_deg:+d}: {len(ARKIT_BLENDSHAPES)} channels")
+    with np.errstate(invalid="ignore"):
+        return total / counts

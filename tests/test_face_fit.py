@@ -58,8 +58,8 @@ def test_stored_model_matches_the_face_model(model):
     """face/data/expression_model.npz is ICT's shapes and identities at the embedded landmarks;
     if this fails, the face asset changed: run scripts/make_face_model.py."""
     face = load_face_model()
-    fresh = ExpressionModel.from_face_model(
-        face, model.vertex_ids, model.barycentric, model.detected, model.spread_mm
+    fresh = ExpressionModel.from_face_model(  # the slits' measured motion taken as stored
+        face, model.vertex_ids, model.barycentric, model.detected, model.spread_mm, model.deltas
     )
     np.testing.assert_allclose(fresh.neutral, model.neutral, atol=1e-6)
     np.testing.assert_allclose(fresh.deltas, model.deltas, atol=1e-6, err_msg=str(MODEL_FILE))
@@ -78,6 +78,27 @@ def test_landmarks_sit_where_mediapipe_sees_them_on_the_face_model(model):
     pinned = model.spread_mm < 4.0  # the outline follows the silhouette, not one point
     assert pinned.sum() > 300
     assert np.median(distance[pinned]) < 1.5 and np.percentile(distance[pinned], 90) < 4.0
+
+
+def test_slit_contours_follow_the_opening_and_the_rest_stays_on_the_skin(model):
+    """Measured motion replaces ICT's sampled deltas on the lips' and lids' contours only."""
+    from emospeaker.face.embedding import slit_landmarks
+
+    face = load_face_model()
+    sampled = ExpressionModel.from_face_model(
+        face, model.vertex_ids, model.barycentric, model.detected, model.spread_mm
+    )
+    slits = slit_landmarks()
+    assert 60 < slits.sum() < 120 and slits[[13, 14, 159, 145, 386, 374]].all()
+    gaze = [index_of(n) for n in ARKIT_BLENDSHAPES if n.startswith("eyeLook")]
+    skin = np.delete(np.arange(52), gaze)
+    np.testing.assert_allclose(
+        model.deltas[skin][:, ~slits], sampled.deltas[skin][:, ~slits], atol=1e-7
+    )
+    jaw = index_of("jawOpen")  # opening the jaw parts the inner lips by about as ICT says
+    gap = (model.deltas[jaw, 13, 1] - model.deltas[jaw, 14, 1]) * 1000
+    ict_gap = (sampled.deltas[jaw, 13, 1] - sampled.deltas[jaw, 14, 1]) * 1000
+    assert 0.5 * ict_gap < gap < 1.5 * ict_gap
 
 
 def test_correspondence_follows_the_lips_lids_and_irises(model):
@@ -266,3 +287,30 @@ def test_fit_frames_keeps_a_still_neutral_batch_neutral(model):
     points = synthesise(model, np.zeros((200, 52)), np.zeros((200, 3)))
     fits = fit_frames(points, model=model, smoothing=4.0)
     assert fits.weights.shape == (200, 52) and np.abs(fits.weights).max() < 0.02
+
+
+def test_capture_reads_the_face_models_own_performance():
+    """ICT rendered (pyrender, OSMesa) performing known channels with a turning head, tracked
+    by MediaPipe and fitted as `capture` does: the weights come back in ICT's own terms."""
+    from emospeaker.face.embedding import render_view
+
+    face = load_face_model()
+    frames = 14
+    t = np.arange(frames) / 25
+    truth = np.zeros((frames, 52))
+    truth[:, index_of("jawOpen")] = 0.4 * (0.5 + 0.5 * np.sin(2 * np.pi * 2.0 * t))
+    truth[frames // 2 :, index_of("mouthSmileLeft")] = 0.7
+    truth[frames // 2 :, index_of("mouthSmileRight")] = 0.7
+    yaw = np.radians(10.0) * np.sin(2 * np.pi * 1.5 * t)
+    points = [
+        detect_faces(render_view(face, 0.0, float(turn), 384, w), max_faces=1)[0]
+        for w, turn in zip(truth, yaw, strict=True)
+    ]
+    video = VideoLandmarks(np.array(points, np.float32), Fraction(25), (384, 384))
+    values = fit_video(video, smoothing=0.0).values
+    jaw = values[:, index_of("jawOpen")]
+    assert np.corrcoef(jaw, truth[:, index_of("jawOpen")])[0, 1] > 0.9
+    assert np.abs(jaw - truth[:, index_of("jawOpen")]).mean() < 0.1
+    smile = values[:, index_of("mouthSmileLeft")]
+    assert smile[: frames // 2].max() < 0.2 and smile[frames // 2 :].mean() > 0.4
+    assert np.abs(values[:, index_of("headYaw")] - yaw).max() < np.radians(3.0)

@@ -38,10 +38,10 @@ from .expression import ExpressionModel, expression_model
 from .landmarks import NUM_LANDMARKS, VideoLandmarks
 from .pose import head_angles
 
-FITTER_VERSION = "1.0"
+FITTER_VERSION = "2.0"  # 2: ICT FaceKit with identity (1: the procedural head)
 Z_WEIGHT = 0.5  # MediaPipe's depth is less certain than its image coordinates
 RIDGE = 2.0  # weight prior (mm^2 per unit weight^2): keeps shapes without evidence at 0
-SPARSITY = 0.5  # L1 prior: a shape is used once it explains more than ~this noise (mm)
+SPARSITY = 0.1  # L1 prior: a shape is used once it explains more than ~this noise (mm)
 UNOBSERVABLE = ("tongueOut",)  # no landmark lies on the tongue
 IDENTITY_PRIOR = 1.0  # mm^2: landmark noise variance against the identities' unit variance
 SPREAD_SCALE_MM = 4.0  # a landmark whose views disagree by this much counts half
@@ -395,6 +395,7 @@ def fit_video(
     info = {
         "fitter": "emospeaker.face.fit",
         "fitter_version": FITTER_VERSION,
+        "face_model": "ICT FaceKit",
         "frames_with_face": int(found.sum()),
         "smoothing": smoothing,
         "rest": "clip" if rest else "neutral" if neutral is not None else "model",

@@ -2,10 +2,11 @@
 
 Renders the mean ICT face from several angles (pyrender, OSMesa), lets MediaPipe find its 478
 landmarks in each view, embeds them in ICT's surface (emospeaker.face.embedding) and samples
-ICT's identity components there; then renders ICT performing each of the 52 ARKit channels and
-measures where MediaPipe's landmarks go (emospeaker.face.expression). A few minutes on two
-cores. Run it after changing the face asset; tests/test_face_fit.py::test_stored_model_matches_the_face_model
-fails while the stored model is stale.
+ICT's shapes and identity components there; on the lips' and lids' contours the shapes' motion
+is measured instead, by rendering ICT performing each channel and casting MediaPipe's landmarks
+onto the deformed surface (emospeaker.face.expression). A few minutes on two cores. Run it after
+changing the face asset; tests/test_face_fit.py::test_stored_model_matches_the_face_model fails
+while the stored model is stale.
 
     PYTHONPATH=backend python scripts/make_face_model.py
 """

@@ -59,7 +59,7 @@ def main() -> int:
     if not clips:
         print(f"no mp4 clips in {args.clips}", file=sys.stderr)
         return 1
-    print(f"{'clip':40s} frames  r(open)  r(jaw)  mp ms/f  fit ms/f  err mm")
+    print(f"{'clip':40s} frames  r(open)   r(jaw)  mp ms/f  fit ms/f  err mm")
     for clip in clips:
         video, tracking = landmarks_of(clip, args.cache)
         start = time.perf_counter()

@@ -70,7 +70,7 @@ def main() -> int:
         r_open = np.corrcoef(mouth_opening(track)[found], aperture)[0, 1]
         r_jaw = np.corrcoef(track.channel("jawOpen")[found], aperture)[0, 1]
         print(
-            f"{clip.name:40s} {len(found):6d}  {r_open:7.2f}  {r_jaw:6.2f}  "
+            f"{clip.name:40s} {len(found):6d}  {r_open:7.3f}  {r_jaw:6.3f}  "
             f"{1000 * tracking:7.1f}  {1000 * fitting:8.2f}  "
             f"{track.provenance['median_error_mm']:6.2f}"
         )

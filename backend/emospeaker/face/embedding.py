@@ -209,15 +209,18 @@ def candidate_triangles(model: FaceModel) -> dict[str, np.ndarray]:
     return out
 
 
-SLIT_CORNERS = (61, 291, 78, 308, 33, 133, 263, 362)  # the mouth's and eyes' corners
+MOUTH_CORNERS = (61, 291, 78, 308)
 
 
 def slit_landmarks() -> np.ndarray:
-    """Boolean [478]: the landmarks on the lips' and lids' contours and corners, which
-    MediaPipe keeps on the slit's edge as it opens (sliding over the skin)."""
+    """Boolean [478]: the landmarks on the lips' contours and the mouth's corners, which
+    MediaPipe keeps on the lips' edge as the mouth opens (sliding over the skin as the lips
+    part and roll). The lids' contours stay on their margin, which is where ICT's shapes
+    move them, so they are not among them."""
     mask = np.zeros(NUM_LANDMARKS, bool)
-    mask[list(_mediapipe_sides())] = True
-    mask[list(SLIT_CORNERS)] = True
+    lips = [i for i, side in _mediapipe_sides().items() if side.startswith("lip")]
+    mask[lips] = True
+    mask[list(MOUTH_CORNERS)] = True
     return mask
 
 

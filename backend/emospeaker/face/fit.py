@@ -41,7 +41,8 @@ from .pose import head_angles
 FITTER_VERSION = "2.0"  # 2: ICT FaceKit with identity (1: the procedural head)
 Z_WEIGHT = 0.5  # MediaPipe's depth is less certain than its image coordinates
 RIDGE = 2.0  # weight prior (mm^2 per unit weight^2): keeps shapes without evidence at 0
-SPARSITY = 0.1  # L1 prior: a shape is used once it explains more than ~this noise (mm)
+SPARSITY = 0.5  # L1 prior: a shape is used once it explains more than ~this noise (mm)
+LID_SPARSITY = 3.0  # gaze and eyeWide: lid-contour noise must not be read as them
 UNOBSERVABLE = ("tongueOut",)  # no landmark lies on the tongue
 IDENTITY_PRIOR = 1.0  # mm^2: landmark noise variance against the identities' unit variance
 SPREAD_SCALE_MM = 4.0  # a landmark whose views disagree by this much counts half
@@ -134,6 +135,9 @@ class WeightSolver:
         gram = self.a.T @ self.a
         self.l1 = np.zeros(len(columns))
         self.l1[:shapes] = sparsity * np.sqrt(np.diag(gram)[:shapes])
+        for k, name in enumerate(ARKIT_BLENDSHAPES):
+            if name.startswith(("eyeLook", "eyeWide")):
+                self.l1[k] *= LID_SPARSITY
         ridge_k = np.full(len(columns), IDENTITY_PRIOR)
         ridge_k[:shapes] = ridge
         for name in UNOBSERVABLE:
@@ -376,6 +380,7 @@ def fit_video(
     if not found.any():
         raise InputError("no face found in any frame of the video", field="video")
     job.progress("fitting", 0.0)
+    model = model or expression_model()
     points = _fill_gaps(video.points.astype(np.float64), found)
     per_time = (float(video.fps) / 30.0) ** 4  # keeps the cut-off in Hz at any frame rate
     fits = fit_frames(
@@ -388,7 +393,7 @@ def fit_video(
     )
     job.progress("fitting", 0.9)
     values = np.zeros((len(points), len(ALL_CHANNELS)), np.float32)
-    values[:, : len(ARKIT_BLENDSHAPES)] = fits.weights
+    values[:, : len(ARKIT_BLENDSHAPES)] = _blinks_to_own_lids(model, fits.weights, fits.neutral)
     head = _head_channels(fits.pose, video.size, smoothing * per_time)
     values[:, len(ARKIT_BLENDSHAPES) :] = head
     job.progress("fitting", 1.0)
@@ -403,6 +408,29 @@ def fit_video(
         **(provenance or {}),
     }
     return FaceTrack.from_values(values, Fraction(video.fps), layer=layer, provenance=info)
+
+
+LIDS = {  # MediaPipe's (upper, lower) lid-margin landmarks of each eye, paired
+    "eyeBlinkRight": ((159, 158, 160), (145, 153, 144)),
+    "eyeBlinkLeft": ((386, 385, 387), (374, 380, 373)),
+}
+
+
+def _blinks_to_own_lids(model, weights: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """Weights [F, 52] with each eyeBlink rescaled so that 1 is this face's lids meeting.
+
+    ICT's eyeBlink closes ICT's eye (about 10 mm of lid travel); a person whose eyes open less
+    (in the fitted frame) has shut them at a lower weight, which would leave every captured
+    blink half-closed. Wider eyes than ICT's are left as they are.
+    """
+    out = weights.copy()
+    for name, (upper, lower) in LIDS.items():
+        k = ARKIT_BLENDSHAPES.index(name)
+        gap = np.mean(neutral[list(upper), 1] - neutral[list(lower), 1])
+        travel = np.mean(model.deltas[k, list(lower), 1] - model.deltas[k, list(upper), 1])
+        if gap > 0 and travel > gap:
+            out[:, k] = np.clip(weights[:, k] * travel / gap, 0.0, 1.0)
+    return out
 
 
 def _head_channels(pose: Similarity, size: tuple[int, int], smoothing: float) -> np.ndarray:

@@ -41,8 +41,8 @@ from .pose import head_angles
 FITTER_VERSION = "2.0"  # 2: ICT FaceKit with identity (1: the procedural head)
 Z_WEIGHT = 0.5  # MediaPipe's depth is less certain than its image coordinates
 RIDGE = 2.0  # weight prior (mm^2 per unit weight^2): keeps shapes without evidence at 0
-SPARSITY = 0.5  # L1 prior: a shape is used once it explains more than ~this noise (mm)
-LID_SPARSITY = 3.0  # gaze and eyeWide: lid-contour noise must not be read as them
+SPARSITY = 0.25  # L1 prior: a shape is used once it explains more than ~this noise (mm)
+LID_SPARSITY = 6.0  # gaze and eyeWide: lid-contour noise must not be read as them
 UNOBSERVABLE = ("tongueOut",)  # no landmark lies on the tongue
 IDENTITY_PRIOR = 1.0  # mm^2: landmark noise variance against the identities' unit variance
 SPREAD_SCALE_MM = 4.0  # a landmark whose views disagree by this much counts half

@@ -7,7 +7,10 @@ For each mp4 in DIR (default ../shared/data/lipsync_dev): MediaPipe tracks the f
 does), and the captured mouth opening (`emospeaker.metrics.mouth_opening`) is correlated
 (Pearson r, no lag: both come from the same frames) with the tracked inner-lip aperture
 (landmarks 13-14 over the outer eye corners 33-263) over the frames with a face. Also prints
-MediaPipe's and the fit's time per frame, the fit's median residual and the r of jawOpen alone.
+the r of jawOpen alone; for the eyes, the r of the captured eyeBlinkRight with the tracked
+closing of the subject's right eye (minus the lid gap 159-145 over the eye's width 33-133) and
+its highest value (a full blink should reach about 1); MediaPipe's and the fit's time per
+frame, and the fit's median residual.
 
 `--cache DIR` keeps each clip's landmarks there (npz), so that fitters of two checkouts can be
 compared on exactly the same landmarks and a rerun skips MediaPipe.
@@ -50,6 +53,12 @@ def landmarks_of(clip: Path, cache: Path | None) -> tuple[VideoLandmarks, float]
     return video, seconds
 
 
+def eye_aperture(points: np.ndarray) -> np.ndarray:
+    """The subject's right eye's lid gap over its width, per frame ([..., 478, 3])."""
+    gap = np.linalg.norm(points[..., 159, :2] - points[..., 145, :2], axis=-1)
+    return gap / np.linalg.norm(points[..., 33, :2] - points[..., 133, :2], axis=-1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=Path, default=CLIPS)
@@ -59,7 +68,7 @@ def main() -> int:
     if not clips:
         print(f"no mp4 clips in {args.clips}", file=sys.stderr)
         return 1
-    print(f"{'clip':40s} frames  r(open)   r(jaw)  mp ms/f  fit ms/f  err mm")
+    print(f"{'clip':40s} frames  r(open)   r(jaw)  r(blink) max(blink)  mp ms/f  fit ms/f  err mm")
     for clip in clips:
         video, tracking = landmarks_of(clip, args.cache)
         start = time.perf_counter()
@@ -69,8 +78,11 @@ def main() -> int:
         aperture = lip_aperture(video.points[found])
         r_open = np.corrcoef(mouth_opening(track)[found], aperture)[0, 1]
         r_jaw = np.corrcoef(track.channel("jawOpen")[found], aperture)[0, 1]
+        blink = track.channel("eyeBlinkRight")[found]
+        r_blink = np.corrcoef(blink, -eye_aperture(video.points[found]))[0, 1]
         print(
-            f"{clip.name:40s} {len(found):6d}  {r_open:7.3f}  {r_jaw:6.3f}  "
+            f"{clip.name:40s} {len(found):6d}  {r_open:7.3f}  {r_jaw:6.3f}  {r_blink:8.3f}  "
+            f"{blink.max():10.2f}  "
             f"{1000 * tracking:7.1f}  {1000 * fitting:8.2f}  "
             f"{track.provenance['median_error_mm']:6.2f}"
         )

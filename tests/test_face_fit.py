@@ -316,3 +316,16 @@ def test_capture_reads_the_face_models_own_performance():
     smile = values[:, index_of("mouthSmileLeft")]
     assert smile[: frames // 2].max() < 0.2 and smile[frames // 2 :].mean() > 0.4
     assert np.abs(values[:, index_of("headYaw")] - yaw).max() < np.radians(3.0)
+
+
+def test_an_iris_hidden_by_closed_lids_is_not_read_as_gaze(model):
+    """MediaPipe's irises drift down under closed lids; capture must not call that a look."""
+    video, truth, _ = synthetic_clip(model)
+    points = video.points.copy()
+    closed = truth[:, index_of("eyeBlinkLeft")] > 0.5
+    points[np.ix_(closed, range(468, 478))] += [0.0, 6.0, 0.0]  # pixels: down in the image
+    drifting = VideoLandmarks(points, video.fps, video.size)
+    values = fit_video(drifting, smoothing=0.0, neutral=model.neutral, rest=False).values
+    for name in ("eyeLookDownLeft", "eyeLookDownRight"):
+        assert values[closed, index_of(name)].max() < 0.1
+    assert values[closed, index_of("eyeBlinkLeft")].min() > 0.5

@@ -381,7 +381,7 @@ def fit_video(
         raise InputError("no face found in any frame of the video", field="video")
     job.progress("fitting", 0.0)
     model = model or expression_model()
-    points = _fill_gaps(video.points.astype(np.float64), found)
+    points = _hold_hidden_irises(_fill_gaps(video.points.astype(np.float64), found))
     per_time = (float(video.fps) / 30.0) ** 4  # keeps the cut-off in Hz at any frame rate
     fits = fit_frames(
         points,
@@ -408,6 +408,63 @@ def fit_video(
         **(provenance or {}),
     }
     return FaceTrack.from_values(values, Fraction(video.fps), layer=layer, provenance=info)
+
+
+EYES = (  # per eye: (upper, lower) lid centre, (outer, inner) corner, iris landmarks
+    ((159, 145), (33, 133), range(468, 473)),
+    ((386, 374), (263, 362), range(473, 478)),
+)
+HIDDEN_BELOW = 0.6  # an eye open less than this share of its median gap hides its iris
+
+
+def _hold_hidden_irises(points: np.ndarray) -> np.ndarray:
+    """Landmarks [F, 478, 3] with each iris held at its typical place (relative to its eye's
+    corners) in frames where the lids hide it.
+
+    MediaPipe still reports an iris under closed lids, drifting down with them; fitted, that
+    reads as the eyes looking down and takes over part of every blink.
+    """
+    out = points.copy()
+    for (upper, lower), (outer, inner), iris in EYES:
+        gap = np.linalg.norm(points[:, upper, :2] - points[:, lower, :2], axis=-1)
+        hidden = gap < HIDDEN_BELOW * np.median(gap)
+        if not hidden.any() or hidden.all():
+            continue
+        local = _eye_frame(points, outer, inner)
+        ids = list(iris)
+        typical = np.median(local.to_local(points[:, ids])[~hidden], axis=0)  # [5, 3]
+        out[np.ix_(hidden, ids)] = local.from_local(typical)[hidden]
+    return out
+
+
+@dataclass(frozen=True)
+class _EyeFrame:
+    """Per-frame 2D frame of an eye: origin between its corners, x along them, unit = width."""
+
+    centre: np.ndarray  # [F, 3]
+    cos: np.ndarray  # [F]
+    sin: np.ndarray  # [F]
+    width: np.ndarray  # [F]
+
+    def to_local(self, p: np.ndarray) -> np.ndarray:
+        d = (p - self.centre[:, None]) / self.width[:, None, None]
+        c, s = self.cos[:, None], self.sin[:, None]
+        return np.stack(
+            [d[..., 0] * c + d[..., 1] * s, d[..., 1] * c - d[..., 0] * s, d[..., 2]], -1
+        )
+
+    def from_local(self, q: np.ndarray) -> np.ndarray:
+        c, s = self.cos[:, None], self.sin[:, None]
+        x, y = q[..., 0] * c - q[..., 1] * s, q[..., 0] * s + q[..., 1] * c
+        z = np.broadcast_to(q[..., 2], x.shape)
+        return np.stack([x, y, z], -1) * self.width[:, None, None] + self.centre[:, None]
+
+
+def _eye_frame(points: np.ndarray, outer: int, inner: int) -> _EyeFrame:
+    axis = points[:, inner, :2] - points[:, outer, :2]
+    width = np.linalg.norm(axis, axis=-1)
+    centre = (points[:, inner] + points[:, outer]) / 2
+    return _EyeFrame(centre, axis[:, 0] / width, axis[:, 1] / width, width)
 
 
 LIDS = {  # MediaPipe's (upper, lower) lid-margin landmarks of each eye, paired

@@ -11,3 +11,7 @@ import numpy as np
 
 # head pose: rotations turn the head about this point (upper neck, inside ICT's neck)
 HEAD_PIVOT = np.array([0.0, -0.075, -0.070])
+
+# eye rotation of eyeLook* at weight 1 (ICT's eyeLook* shapes move only the lids: the
+# eyeballs and irises turn by this angle, up: 20 degrees)
+GAZE_ANGLE = np.radians(26.0)

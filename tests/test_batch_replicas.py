@@ -29,7 +29,11 @@ def test_channel_target_lists_every_replica_and_the_policy_is_grpcs_own():
     config = json.loads(service_config(5))
     assert config["loadBalancingConfig"] == [{"round_robin": {}}]
     policy = config["methodConfig"][0]["retryPolicy"]
-    assert sorted(policy["retryableStatusCodes"]) == ["RESOURCE_EXHAUSTED", "UNAVAILABLE"]
+    assert sorted(policy["retryableStatusCodes"]) == [
+        "CANCELLED",
+        "RESOURCE_EXHAUSTED",
+        "UNAVAILABLE",
+    ]
     assert "methodConfig" not in json.loads(service_config(1))
 
 

@@ -3,6 +3,9 @@
     PYTHONPATH=backend python scripts/calibrate.py capture   # once: clips -> cached tracks
     PYTHONPATH=backend python scripts/calibrate.py stats     # what real faces do, per group
     PYTHONPATH=backend python scripts/calibrate.py fit       # fit the lips pass, held out
+    PYTHONPATH=backend python scripts/calibrate.py upper     # fit the upper face, held out
+
+From a worktree, pass `--clips /work/shared/data/realtalk /work/shared/data/lipsync_dev`.
 
 `capture` runs, for every mp4 of ../shared/data/realtalk and lipsync_dev, MediaPipe's
 tracking and the ICT fit (`face.fit.fit_video`, as `emospeaker capture` does) and, on the
@@ -15,6 +18,11 @@ frames where the person speaks (prosody's `speaking` > 0.5) next to the engine's
 
 `fit` fits the lips pass's named constants (lips.py, engine.py) to the captured tracks with
 one source group held out at a time and prints only held-out figures (see `calibration`).
+`upper` fits the head layer's prosodic upper face (head.py: brows with the melody, squints
+and eye widening on accents) so that each channel's spread during speech reaches the lower
+quartile of the source groups' captured spread (capture noise only adds spread, so the
+cleanest groups are the best estimate), and prints the captured blink rates; held out too.
+
 The source groups are realtalk's name prefixes (web = ownweb, web, stock-like, hdtf) and
 lipsync_dev.
 """
@@ -42,6 +50,7 @@ from bench_lipsync import DEFAULT_CLIPS, REAL_LAG_SECONDS, source_group  # noqa:
 from emospeaker.audio import load_audio  # noqa: E402
 from emospeaker.channels import ALL_CHANNELS, index_of  # noqa: E402
 from emospeaker.engines.default.engine import MOUTH_LEAD  # noqa: E402
+from emospeaker.engines.default.head import BROW_RAISE, UpperFace, head_layer  # noqa: E402
 from emospeaker.engines.default.lips import (  # noqa: E402
     ANTICIPATION,
     CARRY_OVER,
@@ -133,7 +142,10 @@ def load_clip(stored: Path, group: str) -> Clip:
 
 
 def clip_paths(dirs: list[Path]) -> list[Path]:
-    return sorted(c for d in dirs for c in d.glob("*.mp4"))
+    clips = sorted(c for d in dirs for c in d.glob("*.mp4"))
+    if not clips:
+        raise SystemExit(f"no mp4 clips in {', '.join(map(str, dirs))} (see --clips)")
+    return clips
 
 
 def load_all(dirs: list[Path], cache: Path) -> list[Clip]:
@@ -216,13 +228,13 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 # --- the lips fit -------------------------------------------------------------------------
 
-IDENTITY = LipsTuning(1.0, (1.0, 0.0), (1.0, 0.0), 0.0, 1.0, 1.0, 0.0)  # the pass off
+IDENTITY = LipsTuning(1.0, (1.0, 0.0), (1.0, 0.0), 0.0, 1.0, 1.0, 1.0, 0.0)  # the pass off
 FITTED = ("jawOpen", "mouthLowerDownLeft", "mouthUpperUpLeft", "mouthClose", "mouthStretchLeft",
-          "mouthPucker", "mouthFunnel")  # fmt: skip
-LEADS = (0.0, 0.02, 0.04, 0.06, 0.08, 0.1)
-SMOOTHINGS = (0.0, 0.02, 0.035, 0.05, 0.07)
-COARTICULATION = (0.7, 1.0, 1.5)  # scales of ANTICIPATION and CARRY_OVER
-LOUD_JAWS = ((QUIET_JAW, LOUD_JAW), (0.5, 1.2), (0.05, 1.6))
+          "mouthPucker", "mouthFunnel", "mouthRollLower", "mouthPressLeft")  # fmt: skip
+LEADS = (0.01, 0.02, 0.03, 0.04, 0.05)
+SMOOTHINGS = (0.0, 0.02, 0.035, 0.05)
+COARTICULATION = (0.7, 1.0)  # scales of ANTICIPATION and CARRY_OVER
+LOUD_JAWS = ((QUIET_JAW, LOUD_JAW), (0.5, 1.2))
 
 
 @dataclass(frozen=True)
@@ -245,6 +257,7 @@ class Timing:
 
 
 TIMINGS = [Timing(*t) for t in itertools.product(LEADS, SMOOTHINGS, COARTICULATION, LOUD_JAWS)]
+REFERENCE = Timing(0.03, 0.0, 1.0, (0.2, 1.4))  # engine 1.1.0's: where the gains start
 
 
 def lips_values(clip: Clip, tuning: LipsTuning, lead: float) -> np.ndarray:
@@ -263,15 +276,24 @@ def opening_r(clip: Clip, values: np.ndarray) -> tuple[float, float]:
     return r0, r
 
 
-def timing_scores(clips: list[Clip]) -> np.ndarray:
-    """[timings, clips, 2]: (r0, r) of every candidate timing on every clip (computed once;
-    each fold then picks on its training clips only)."""
+def timing_scores(clips: list[Clip], base: LipsTuning) -> np.ndarray:
+    """[timings, clips, 2]: (r0, r) of every candidate timing, with the gains of `base`."""
     scores = np.zeros((len(TIMINGS), len(clips), 2))
     for t, timing in enumerate(TIMINGS):
-        tuning = timing.tuning(IDENTITY)
+        tuning = timing.tuning(base)
         for c, clip in enumerate(clips):
             scores[t, c] = opening_r(clip, lips_values(clip, tuning, timing.lead))
     return scores
+
+
+def fit_lips(clips: list[Clip]) -> tuple[Timing, LipsTuning]:
+    """The whole lips fit on the given clips: gains at the reference timing, then the timing
+    that maximises r0 + r (each source group counting once) with those gains, then the gains
+    again at that timing."""
+    gains = fit_gains(clips, REFERENCE)
+    scores = timing_scores(clips, gains)
+    timing = TIMINGS[int(np.argmax(balanced(scores, clips)))]
+    return timing, fit_gains(clips, timing)
 
 
 def group_std(clips: list[Clip], values: list[np.ndarray], name: str) -> float:
@@ -286,97 +308,78 @@ def group_std(clips: list[Clip], values: list[np.ndarray], name: str) -> float:
     return float(np.mean(stds))
 
 
-def _share_ratio(clips: list[Clip], base: list[np.ndarray], name: str, jaw: str) -> float:
-    """Least-squares share of the (scaled) jaw against the channel's own pose in the real
-    channel: real ~ a * own + s * jaw (centred per clip, a, s >= 0); returns s / a (inf
-    when the own pose has no weight)."""
-    own, drop, real = [], [], []
-    for clip, v in zip(clips, base, strict=True):
-        m = clip.speaking()
-        for series, out in ((v[m, index_of(name)], own), (v[m, index_of(jaw)], drop),
-                            (clip.real[m, index_of(name)], real)):  # fmt: skip
-            out.append(series - series.mean())
-    x = np.stack([np.concatenate(own), np.concatenate(drop)], axis=1)
-    (a, s), *_ = np.linalg.lstsq(x, np.concatenate(real), rcond=None)
-    if a <= 0:
-        return np.inf
-    return max(s, 0.0) / a
-
-
-def _close_share(clips: list[Clip], values: list[np.ndarray], target: float, now: float) -> float:
-    """The share of the jaw in mouthClose (0..0.9) whose spread comes closest to `target`."""
-    close, jaw = index_of("mouthClose"), index_of("jawOpen")
-    best, best_gap = now, np.inf
-    for share in np.arange(0.0, 0.91, 0.025):
-        moved = [v.copy() for v in values]
-        for v in moved:
-            v[:, close] += (share - now) * v[:, jaw]
-        gap = abs(group_std(clips, moved, "mouthClose") - target)
-        if gap < best_gap:
-            best, best_gap = float(share), gap
-    return best
+def real_share(clips: list[Clip], name: str) -> float:
+    """How real faces share the jaw's drop with a channel: the least-squares slope of the
+    captured channel on the captured jawOpen during speech (centred per clip), averaged over
+    source groups (each counts once), at least 0."""
+    slopes = []
+    for group in sorted({c.group for c in clips}):
+        xs, ys = [], []
+        for clip in (c for c in clips if c.group == group):
+            m = clip.speaking()
+            x, y = clip.real[m, index_of("jawOpen")], clip.real[m, index_of(name)]
+            xs.append(x - x.mean())
+            ys.append(y - y.mean())
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        slopes.append(float(x @ y / max(x @ x, 1e-9)))
+    return max(0.0, float(np.mean(slopes)))
 
 
 def fit_gains(clips: list[Clip], timing: Timing) -> LipsTuning:
-    """Gains and shares for the training clips: the jaw's gain matches its real spread; each
-    lip channel takes the least-squares share of the jaw, then one gain brings its spread to
-    the real one; mouthClose takes the share of the jaw that matches its real spread."""
-    tuning = timing.tuning(IDENTITY)
+    """Shares and gains for the training clips: mouthLowerDown, mouthUpperUp and mouthClose
+    take the jaw's drop in the proportion real faces do (real_share); then each gain
+    (jawOpen, the lip channels' own poses, mouthStretch, the rounding) brings the channel's
+    spread during speech to the real one (a few multiplicative steps, as clipping and the
+    forced closures bend the spread)."""
     real = [c.real for c in clips]
     target = {name: group_std(clips, real, name) for name in FITTED}
-    base = [lips_values(c, tuning, timing.lead) for c in clips]
-    jaw = target["jawOpen"] / group_std(clips, base, "jawOpen")
-    tuning = replace(tuning, jaw_gain=jaw)
-    base = [lips_values(c, tuning, timing.lead) for c in clips]
-    shares = {}
-    for name in ("mouthLowerDownLeft", "mouthUpperUpLeft"):
-        ratio = _share_ratio(clips, base, name, "jawOpen")
-        shares[name] = (0.0, 1.0) if np.isinf(ratio) else (1.0, ratio)
-    tuning = replace(tuning, lower_down=shares["mouthLowerDownLeft"],
-                     upper_up=shares["mouthUpperUpLeft"])  # fmt: skip
-    for _ in range(3):  # multiplicative corrections: clipping and closures bend the spread
+    tuning = replace(
+        timing.tuning(IDENTITY),
+        lower_down=(1.0, real_share(clips, "mouthLowerDownLeft")),
+        upper_up=(1.0, real_share(clips, "mouthUpperUpLeft")),
+        close_share=real_share(clips, "mouthClose"),
+    )
+    for _ in range(5):
         values = [lips_values(c, tuning, timing.lead) for c in clips]
         ratio = {name: target[name] / max(group_std(clips, values, name), 1e-6)
                  for name in FITTED}  # fmt: skip
-        close = _close_share(clips, values, target["mouthClose"], tuning.close_share)
         tuning = replace(
             tuning,
             jaw_gain=tuning.jaw_gain * ratio["jawOpen"],
-            lower_down=tuple(v * ratio["mouthLowerDownLeft"] for v in tuning.lower_down),
-            upper_up=tuple(v * ratio["mouthUpperUpLeft"] for v in tuning.upper_up),
-            close_share=close,
+            lower_down=(tuning.lower_down[0] * ratio["mouthLowerDownLeft"], tuning.lower_down[1]),
+            upper_up=(tuning.upper_up[0] * ratio["mouthUpperUpLeft"], tuning.upper_up[1]),
             stretch_gain=tuning.stretch_gain * ratio["mouthStretchLeft"],
             round_gain=tuning.round_gain
             * float(np.sqrt(ratio["mouthPucker"] * ratio["mouthFunnel"])),
+            seal_gain=tuning.seal_gain
+            * float(np.sqrt(ratio["mouthRollLower"] * ratio["mouthPressLeft"])),
         )
     return tuning
+
+
+def balanced(scores: np.ndarray, clips: list[Clip]) -> np.ndarray:
+    """Per timing: mean r0 + mean r over the clips, each source group counting once."""
+    groups = sorted({c.group for c in clips})
+    per_group = [scores[:, [c.group == g for c in clips]].mean(axis=1) for g in groups]
+    return np.mean(per_group, axis=0).sum(axis=1)
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
     clips = load_all(args.clips, args.cache)
     groups = sorted({c.group for c in clips})
-    started = time.perf_counter()
-    scores = timing_scores(clips)
-    print(f"{len(TIMINGS)} timings scored on {len(clips)} clips in "
-          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
     before = [engine_lips(c) for c in clips]
     after: list[np.ndarray | None] = [None] * len(clips)
-    print(f"\n{'held out':12s} {'lead':>5s} {'smooth':>6s} {'coart':>5s} {'loud_jaw':>10s}  "
+    print(f"{'held out':12s} {'lead':>5s} {'smooth':>6s} {'coart':>5s} {'loud_jaw':>10s}  "
           f"{'jaw':>5s} {'lowD a,s':>11s} {'upUp a,s':>11s} {'close':>5s} {'strch':>5s} "
-          f"{'round':>5s}")  # fmt: skip
+          f"{'round':>5s} {'seal':>5s}")  # fmt: skip
     for group in groups:
-        train = [i for i, c in enumerate(clips) if c.group != group]
-        objective = scores[:, train].mean(axis=1).sum(axis=1)  # mean r0 + mean r
-        timing = TIMINGS[int(np.argmax(objective))]
-        tuning = fit_gains([clips[i] for i in train], timing)
+        timing, tuning = fit_lips([c for c in clips if c.group != group])
         print_tuning(group, timing, tuning)
         for i, clip in enumerate(clips):
             if clip.group == group:
                 after[i] = lips_values(clip, tuning, timing.lead)
     print_held_out(clips, before, after)
-    objective = scores.mean(axis=1).sum(axis=1)
-    timing = TIMINGS[int(np.argmax(objective))]
-    tuning = fit_gains(clips, timing)
+    timing, tuning = fit_lips(clips)
     print("\nfitted on all groups (the engine's constants):")
     print_tuning("all", timing, tuning)
 
@@ -390,7 +393,8 @@ def print_tuning(label: str, timing: Timing, t: LipsTuning) -> None:
     print(f"{label:12s} {timing.lead:5.2f} {timing.smoothing:6.3f} {timing.coarticulation:5.1f} "
           f"{timing.loud_jaw[0]:4.2f},{timing.loud_jaw[1]:4.2f}  {t.jaw_gain:5.2f} "
           f"{t.lower_down[0]:5.2f},{t.lower_down[1]:5.2f} {t.upper_up[0]:5.2f},{t.upper_up[1]:5.2f}"
-          f" {t.close_share:5.2f} {t.stretch_gain:5.2f} {t.round_gain:5.2f}")  # fmt: skip
+          f" {t.close_share:5.2f} {t.stretch_gain:5.2f} {t.round_gain:5.2f} {t.seal_gain:5.2f}",
+          flush=True)  # fmt: skip
 
 
 def print_held_out(clips: list[Clip], before: list, after: list) -> None:
@@ -424,13 +428,103 @@ def print_held_out(clips: list[Clip], before: list, after: list) -> None:
         print(f"{name:20s} " + " ".join(f"{c:>22s}" for c in cells))
 
 
+# --- the upper face ------------------------------------------------------------------------
+
+UPPER_FITTED = ("browInnerUp", "browOuterUpLeft", "browDownLeft", "eyeSquintLeft",
+                "cheekSquintLeft", "eyeWideLeft")  # fmt: skip
+BLINK_RISE = 0.15  # a blink: eyeBlink rises this far above the clip's median (captured blinks
+BLINK_GAP = 0.25  # are damped by the capture's smoothing); s between two blinks at least
+
+
+def upper_values(clip: Clip, upper: UpperFace) -> np.ndarray:
+    """The engine's head layer (the prosodic upper face) for the clip, neutral, seed 0."""
+    curves = np.zeros((len(clip.times), 8))
+    return head_layer(clip.prosody, clip.times, curves, 0, 1.0, upper)
+
+
+def blinks_per_minute(clip: Clip, series: np.ndarray) -> float:
+    """Blinks per minute of tracked face: rises of eyeBlink above its median + BLINK_RISE."""
+    found = clip.found
+    up = series > np.median(series[found]) + BLINK_RISE
+    starts = np.flatnonzero(up[1:] & ~up[:-1]) + 1
+    kept = [s for k, s in enumerate(starts) if k == 0 or s - starts[k - 1] >= BLINK_GAP * clip.fps]
+    return len(kept) / max(found.sum() / clip.fps / 60.0, 1e-9)
+
+
+def group_percentile(clips: list[Clip], values: list[np.ndarray], name: str, q: float) -> float:
+    """The q-th percentile over source groups of the channel's std during speech."""
+    stds = [group_std([c for c in clips if c.group == g],
+                      [v for c, v in zip(clips, values, strict=True) if c.group == g], name)
+            for g in sorted({c.group for c in clips})]  # fmt: skip
+    return float(np.percentile(stds, q))
+
+
+def fit_upper(clips: list[Clip]) -> UpperFace:
+    """Amplitudes whose spread matches the lower quartile of the groups' captured spread: the
+    accent brow raise stays, the melody's share is searched; the rest are linear gains."""
+    real = [c.real for c in clips]
+    target = {n: group_percentile(clips, real, n, 25) for n in UPPER_FITTED}
+    off = UpperFace(BROW_RAISE, 0.0, 0.0, 0.0, 0.0, 0.0)
+    best = (np.inf, 0.0)
+    for pitch in np.linspace(0.0, 3.0, 31):
+        values = [upper_values(c, replace(off, brow_pitch=pitch)) for c in clips]
+        gap = abs(group_std(clips, values, "browInnerUp") - target["browInnerUp"])
+        best = min(best, (gap, float(pitch)))
+    unit = replace(off, brow_pitch=best[1], brow_down=1.0, eye_squint=1.0, cheek_squint=1.0,
+                   eye_wide=1.0)  # fmt: skip
+    values = [upper_values(c, unit) for c in clips]
+
+    def gain(name: str) -> float:
+        return target[name] / max(group_std(clips, values, name), 1e-6)
+
+    return replace(unit, brow_down=gain("browDownLeft"), eye_squint=gain("eyeSquintLeft"),
+                   cheek_squint=gain("cheekSquintLeft"), eye_wide=gain("eyeWideLeft"))  # fmt: skip
+
+
+def cmd_upper(args: argparse.Namespace) -> None:
+    clips = load_all(args.clips, args.cache)
+    groups = sorted({c.group for c in clips})
+    real = [c.real for c in clips]
+    before = [upper_values(c, UpperFace()) for c in clips]
+    after: list = [None] * len(clips)
+    rate = {g: float(np.median([blinks_per_minute(c, c.real[:, index_of("eyeBlinkLeft")])
+                                for c in clips if c.group == g])) for g in groups}  # fmt: skip
+    print(f"{'held out':12s} {'brow_pitch':>10s} {'brow_down':>9s} {'eye_sq':>6s} "
+          f"{'cheek_sq':>8s} {'eye_wide':>8s} {'blinks/min':>10s}")  # fmt: skip
+    for group in groups:
+        train = [c for c in clips if c.group != group]
+        upper = fit_upper(train)
+        blinks = float(np.median([rate[g] for g in groups if g != group]))
+        print(f"{group:12s} {upper.brow_pitch:10.2f} {upper.brow_down:9.2f} "
+              f"{upper.eye_squint:6.2f} {upper.cheek_squint:8.2f} {upper.eye_wide:8.2f} "
+              f"{blinks:10.1f}")  # fmt: skip
+        for i, clip in enumerate(clips):
+            if clip.group == group:
+                after[i] = upper_values(clip, upper)
+    print("\nstd during speech, held out: real | engine before -> after; range = the groups'")
+    print(f"{'channel':16s} {'range':>11s} " + " ".join(f"{g:>19s}" for g in groups))
+    for name in UPPER_FITTED:
+        stds = {g: [group_std([c for c in clips if c.group == g],
+                              [v[i] for i, c in enumerate(clips) if c.group == g], name)
+                    for v in (real, before, after)] for g in groups}  # fmt: skip
+        low, high = min(v[0] for v in stds.values()), max(v[0] for v in stds.values())
+        cells = [f"{r:.3f}|{b:.3f}>{a:.3f}" for r, b, a in stds.values()]
+        print(f"{name:16s} {low:5.3f}-{high:5.3f} " + " ".join(f"{c:>19s}" for c in cells))
+    print("\ncaptured blinks per minute (median clip) per group: "
+          + ", ".join(f"{g} {r:.0f}" for g, r in rate.items()))  # fmt: skip
+    upper = fit_upper(clips)
+    print(f"\nfitted on all groups: {upper}, blinks/min {np.median(list(rate.values())):.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("capture", "stats", "fit"))
+    parser.add_argument("command", choices=("capture", "stats", "fit", "upper"))
     parser.add_argument("--clips", type=Path, nargs="+", default=DEFAULT_CLIPS)
     parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
-    {"capture": cmd_capture, "stats": cmd_stats, "fit": cmd_fit}[args.command](args)
+    {"capture": cmd_capture, "stats": cmd_stats, "fit": cmd_fit, "upper": cmd_upper}[args.command](
+        args
+    )
 
 
 if __name__ == "__main__":

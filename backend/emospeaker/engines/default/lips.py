@@ -53,15 +53,17 @@ MIN_BREATH_PAUSE = 0.2  # s: shorter pauses get no in-breath
 # squares split of the jaw's drop among the lip channels; SMOOTHING and the engine's
 # MOUTH_LEAD maximise the held-out correlation with the tracked lip aperture.
 JAW_GAIN = 1.0
-LOWER_DOWN_GAIN, LOWER_DOWN_SHARE = 1.0, 0.0  # mouthLowerDown = gain * own + share * jaw
+LOWER_DOWN_GAIN, LOWER_DOWN_SHARE = 1.0, 0.0  # mouthLowerDown = gain * own + share * jawOpen
 UPPER_UP_GAIN, UPPER_UP_SHARE = 1.0, 0.0
 CLOSE_SHARE = 0.0  # mouthClose = share * jaw while speaking (lips less parted than the jaw)
 STRETCH_GAIN = 1.0
 ROUND_GAIN = 1.0  # mouthPucker and mouthFunnel
+SEAL_GAIN = 1.0  # mouthRoll* and mouthPress* (the forced closures keep their own values)
 SMOOTHING = 0.0  # s: Gaussian sigma over the pose (the articulators' inertia)
 _COL = {name: i for i, name in enumerate(LIP_CHANNELS)}
 _LOUD = [_COL[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight")]
 _BREATH = CLASS_INDEX["breath"]
+_SEAL = [_COL[n] for n in ("mouthRollLower", "mouthPressLeft", "mouthPressRight")]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class LipsTuning:
     close_share: float = CLOSE_SHARE
     stretch_gain: float = STRETCH_GAIN
     round_gain: float = ROUND_GAIN
+    seal_gain: float = SEAL_GAIN
     smoothing: float = SMOOTHING
     anticipation: float = ANTICIPATION
     carry_over: float = CARRY_OVER
@@ -175,8 +178,8 @@ def calibrate(pose: np.ndarray, times: np.ndarray, tuning: LipsTuning) -> np.nda
     """Pass 4: the pose in the proportions of real faces (see LipsTuning and the constants
     above): channel gains, the jaw's drop shared with the lips, then the smoothing."""
     out = pose.copy()
-    jaw = pose[:, _COL["jawOpen"]]
-    out[:, _COL["jawOpen"]] = tuning.jaw_gain * jaw
+    jaw = tuning.jaw_gain * pose[:, _COL["jawOpen"]]
+    out[:, _COL["jawOpen"]] = jaw
     for side in ("Left", "Right"):
         for name, (gain, share) in (("mouthLowerDown", tuning.lower_down),
                                     ("mouthUpperUp", tuning.upper_up)):  # fmt: skip
@@ -185,6 +188,7 @@ def calibrate(pose: np.ndarray, times: np.ndarray, tuning: LipsTuning) -> np.nda
         out[:, _COL["mouthStretch" + side]] *= tuning.stretch_gain
     out[:, _COL["mouthClose"]] += tuning.close_share * jaw
     out[:, [_COL["mouthPucker"], _COL["mouthFunnel"]]] *= tuning.round_gain
+    out[:, _SEAL] *= tuning.seal_gain
     return _gaussian(out, times, tuning.smoothing)
 
 

@@ -326,28 +326,25 @@ def real_share(clips: list[Clip], name: str) -> float:
 
 
 def fit_gains(clips: list[Clip], timing: Timing) -> LipsTuning:
-    """Shares and gains for the training clips: mouthLowerDown, mouthUpperUp and mouthClose
-    take the jaw's drop in the proportion real faces do (real_share); then each gain
-    (jawOpen, the lip channels' own poses, mouthStretch, the rounding) brings the channel's
-    spread during speech to the real one (a few multiplicative steps, as clipping and the
-    forced closures bend the spread)."""
+    """Shares and gains for the training clips. jawOpen, mouthStretch, the rounding and the
+    seal (roll, press) take the gain that brings their spread during speech to the real one.
+    The lip channels keep each class's own shape: the spread they miss comes from a share of
+    the jaw's drop (so the opening keeps its timing), or, where their own poses already move
+    more than real lips, a gain below 1. mouthClose takes the share of the jaw real faces show
+    (real_share). A few multiplicative steps, as clipping and the forced closures bend the
+    spread."""
     real = [c.real for c in clips]
     target = {name: group_std(clips, real, name) for name in FITTED}
-    tuning = replace(
-        timing.tuning(IDENTITY),
-        lower_down=(1.0, real_share(clips, "mouthLowerDownLeft")),
-        upper_up=(1.0, real_share(clips, "mouthUpperUpLeft")),
-        close_share=real_share(clips, "mouthClose"),
-    )
-    for _ in range(5):
+    tuning = replace(timing.tuning(IDENTITY), close_share=real_share(clips, "mouthClose"))
+    for _ in range(6):
         values = [lips_values(c, tuning, timing.lead) for c in clips]
         ratio = {name: target[name] / max(group_std(clips, values, name), 1e-6)
                  for name in FITTED}  # fmt: skip
         tuning = replace(
             tuning,
             jaw_gain=tuning.jaw_gain * ratio["jawOpen"],
-            lower_down=(tuning.lower_down[0] * ratio["mouthLowerDownLeft"], tuning.lower_down[1]),
-            upper_up=(tuning.upper_up[0] * ratio["mouthUpperUpLeft"], tuning.upper_up[1]),
+            lower_down=_lip_step(tuning.lower_down, ratio["mouthLowerDownLeft"]),
+            upper_up=_lip_step(tuning.upper_up, ratio["mouthUpperUpLeft"]),
             stretch_gain=tuning.stretch_gain * ratio["mouthStretchLeft"],
             round_gain=tuning.round_gain
             * float(np.sqrt(ratio["mouthPucker"] * ratio["mouthFunnel"])),
@@ -355,6 +352,16 @@ def fit_gains(clips: list[Clip], timing: Timing) -> LipsTuning:
             * float(np.sqrt(ratio["mouthRollLower"] * ratio["mouthPressLeft"])),
         )
     return tuning
+
+
+def _lip_step(gain_share: tuple[float, float], ratio: float) -> tuple[float, float]:
+    """One step towards the target spread: grow the jaw's share (own gain 1), or, with no
+    share left, shrink the own gain."""
+    gain, share = gain_share
+    if ratio > 1 or share > 0:
+        grown = max(share * ratio, 0.0) if share > 0 else 0.5 * (ratio - 1)
+        return (1.0, grown) if grown > 0.01 or ratio > 1 else (1.0, 0.0)
+    return (gain * ratio, 0.0)
 
 
 def balanced(scores: np.ndarray, clips: list[Clip]) -> np.ndarray:
@@ -436,6 +443,9 @@ BLINK_RISE = 0.15  # a blink: eyeBlink rises this far above the clip's median (c
 BLINK_GAP = 0.25  # are damped by the capture's smoothing); s between two blinks at least
 
 
+ENGINE_1_1 = UpperFace(0.35, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0)  # accent brow raises only
+
+
 def upper_values(clip: Clip, upper: UpperFace) -> np.ndarray:
     """The engine's head layer (the prosodic upper face) for the clip, neutral, seed 0."""
     curves = np.zeros((len(clip.times), 8))
@@ -464,7 +474,7 @@ def fit_upper(clips: list[Clip]) -> UpperFace:
     accent brow raise stays, the melody's share is searched; the rest are linear gains."""
     real = [c.real for c in clips]
     target = {n: group_percentile(clips, real, n, 25) for n in UPPER_FITTED}
-    off = UpperFace(BROW_RAISE, 0.0, 0.0, 0.0, 0.0, 0.0)
+    off = UpperFace(BROW_RAISE, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
     best = (np.inf, 0.0)
     for pitch in np.linspace(0.0, 3.0, 31):
         values = [upper_values(c, replace(off, brow_pitch=pitch)) for c in clips]
@@ -477,25 +487,27 @@ def fit_upper(clips: list[Clip]) -> UpperFace:
     def gain(name: str) -> float:
         return target[name] / max(group_std(clips, values, name), 1e-6)
 
-    return replace(unit, brow_down=gain("browDownLeft"), eye_squint=gain("eyeSquintLeft"),
-                   cheek_squint=gain("cheekSquintLeft"), eye_wide=gain("eyeWideLeft"))  # fmt: skip
+    return replace(unit, brow_outer=gain("browOuterUpLeft"), brow_down=gain("browDownLeft"),
+                   eye_squint=gain("eyeSquintLeft"), cheek_squint=gain("cheekSquintLeft"),
+                   eye_wide=gain("eyeWideLeft"))  # fmt: skip
 
 
 def cmd_upper(args: argparse.Namespace) -> None:
     clips = load_all(args.clips, args.cache)
     groups = sorted({c.group for c in clips})
     real = [c.real for c in clips]
-    before = [upper_values(c, UpperFace()) for c in clips]
+    before = [upper_values(c, ENGINE_1_1) for c in clips]
     after: list = [None] * len(clips)
     rate = {g: float(np.median([blinks_per_minute(c, c.real[:, index_of("eyeBlinkLeft")])
                                 for c in clips if c.group == g])) for g in groups}  # fmt: skip
-    print(f"{'held out':12s} {'brow_pitch':>10s} {'brow_down':>9s} {'eye_sq':>6s} "
+    print(f"{'held out':12s} {'brow_pitch':>10s} {'outer':>5s} {'brow_down':>9s} {'eye_sq':>6s} "
           f"{'cheek_sq':>8s} {'eye_wide':>8s} {'blinks/min':>10s}")  # fmt: skip
     for group in groups:
         train = [c for c in clips if c.group != group]
         upper = fit_upper(train)
         blinks = float(np.median([rate[g] for g in groups if g != group]))
-        print(f"{group:12s} {upper.brow_pitch:10.2f} {upper.brow_down:9.2f} "
+        print(f"{group:12s} {upper.brow_pitch:10.2f} {upper.brow_outer:5.2f} "
+              f"{upper.brow_down:9.2f} "
               f"{upper.eye_squint:6.2f} {upper.cheek_squint:8.2f} {upper.eye_wide:8.2f} "
               f"{blinks:10.1f}")  # fmt: skip
         for i, clip in enumerate(clips):

@@ -44,6 +44,7 @@ MIN_ACCENT_GAP = 0.3
 # heads show (the lower quartile of the source groups: capture noise only adds spread).
 BROW_RAISE = 0.35  # browInnerUp on a strong accent with a pitch rise
 BROW_PITCH = 0.0  # browInnerUp per octave of the slow melody above the speaker's median
+BROW_OUTER = 0.8  # browOuterUp* as a share of browInnerUp
 BROW_DOWN = 0.0  # browDown* per octave below it
 EYE_SQUINT = 0.0  # eyeSquint* on a strong accent
 CHEEK_SQUINT = 0.0  # cheekSquint* on a strong accent
@@ -56,6 +57,7 @@ class UpperFace:
 
     brow_raise: float = BROW_RAISE
     brow_pitch: float = BROW_PITCH
+    brow_outer: float = BROW_OUTER
     brow_down: float = BROW_DOWN
     eye_squint: float = EYE_SQUINT
     cheek_squint: float = CHEEK_SQUINT
@@ -158,8 +160,8 @@ def head_layer(
         "headY": -0.003 * nod + 0.0004 * slow,
         "headZ": 0.003 * smooth(prosody.loudness * talk, 0.3),
         "browInnerUp": raise_,
-        "browOuterUpLeft": 0.8 * raise_,
-        "browOuterUpRight": 0.8 * raise_,
+        "browOuterUpLeft": upper.brow_outer * raise_,
+        "browOuterUpRight": upper.brow_outer * raise_,
         "browDownLeft": lower,
         "browDownRight": lower,
         "eyeSquintLeft": upper.eye_squint * emphasis,

@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_AUDIO, SAMPLE_TEXT
+from conftest import SAMPLE_AUDIO
 from emospeaker.api import animate
 from emospeaker.audio import Audio, load_audio
 from emospeaker.channels import ALL_CHANNELS, HEAD_ROTATION, index_of
@@ -120,7 +120,9 @@ def test_rounded_vowels_pucker_and_spread_vowels_do_not(aligned, utt):
         frames = np.concatenate([frames_of(aligned, p) for p in utt.phones if p.phone in phones])
         return rounding[frames].mean()
 
-    assert mean_over({"UW", "OW", "AO"}) > mean_over({"IH", "EH", "IY", "AE"}) + 0.2
+    # calibrated on captured real speech, where pucker and funnel move little (std ~0.02)
+    rounded, spread = mean_over({"UW", "OW", "AO"}), mean_over({"IH", "EH", "IY", "AE"})
+    assert rounded > 0.04 and spread < 0.25 * rounded
 
 
 def test_jaw_follows_loudness(utt):
@@ -133,14 +135,18 @@ def test_jaw_follows_loudness(utt):
     shift = round(utt.duration * FPS)
     soft = loud + shift
     assert jaw[soft].mean() < 0.9 * jaw[loud].mean()
-    assert jaw[loud].mean() > 0.3  # open vowels open the jaw wide
+    # open vowels open the mouth wide (the jaw, calibrated on real faces, shares the drop
+    # with the lower lip)
+    assert jaw[loud].mean() > 0.2 and mouth_opening(track)[loud].mean() > 0.25
 
 
 def test_ordinary_speech_keeps_the_jaw_conversational():
     """Calibrated on captured real speech: the bundled sample, read in an ordinary voice,
-    keeps jawOpen's 95th percentile under 0.45 while the lips still part and close."""
-    track = animate(load_audio(SAMPLE_AUDIO), fps=FPS, transcript=SAMPLE_TEXT)
-    prosody = analyse(load_audio(SAMPLE_AUDIO).samples)
+    keeps jawOpen's 95th percentile under 0.45 while the lips still part and close (engine
+    1.1.0 reached 0.6)."""
+    audio = load_audio(SAMPLE_AUDIO)
+    track = animate(audio, fps=FPS)  # recognised phones ("EmoSpeaker" is in no dictionary)
+    prosody = analyse(audio.samples)
     speaking = prosody.sample("speaking", track.times()) > 0.5
     jaw = track.channel("jawOpen")[speaking]
     assert np.percentile(jaw, 95) <= 0.45

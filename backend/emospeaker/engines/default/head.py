@@ -43,12 +43,12 @@ MIN_ACCENT_GAP = 0.3
 # channel's spread during speech lies in the range ARKit tracks captured from real talking
 # heads show (the lower quartile of the source groups: capture noise only adds spread).
 BROW_RAISE = 0.35  # browInnerUp on a strong accent with a pitch rise
-BROW_PITCH = 0.0  # browInnerUp per octave of the slow melody above the speaker's median
-BROW_OUTER = 0.8  # browOuterUp* as a share of browInnerUp
-BROW_DOWN = 0.0  # browDown* per octave below it
-EYE_SQUINT = 0.0  # eyeSquint* on a strong accent
-CHEEK_SQUINT = 0.0  # cheekSquint* on a strong accent
-EYE_WIDE = 0.0  # eyeWide* with a brow raise of 1
+BROW_PITCH = 1.4  # browInnerUp per octave of the slow melody above the speaker's median
+BROW_OUTER = 0.22  # browOuterUp* as a share of browInnerUp
+BROW_DOWN = 2.0  # browDown* per octave below it
+EYE_SQUINT = 0.1  # eyeSquint* on a strong accent
+CHEEK_SQUINT = 0.04  # cheekSquint* on a strong accent
+EYE_WIDE = 0.6  # eyeWide* with a brow raise of 1
 
 
 @dataclass(frozen=True)

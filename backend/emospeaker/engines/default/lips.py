@@ -52,13 +52,13 @@ MIN_BREATH_PAUSE = 0.2  # s: shorter pauses get no in-breath
 # each channel's spread during speech match the captured faces'; the shares are the least-
 # squares split of the jaw's drop among the lip channels; SMOOTHING and the engine's
 # MOUTH_LEAD maximise the held-out correlation with the tracked lip aperture.
-JAW_GAIN = 1.0
-LOWER_DOWN_GAIN, LOWER_DOWN_SHARE = 1.0, 0.0  # mouthLowerDown = gain * own + share * jawOpen
-UPPER_UP_GAIN, UPPER_UP_SHARE = 1.0, 0.0
-CLOSE_SHARE = 0.0  # mouthClose = share * jaw while speaking (lips less parted than the jaw)
-STRETCH_GAIN = 1.0
-ROUND_GAIN = 1.0  # mouthPucker and mouthFunnel
-SEAL_GAIN = 1.0  # mouthRoll* and mouthPress* (the forced closures keep their own values)
+JAW_GAIN = 0.47
+LOWER_DOWN_GAIN, LOWER_DOWN_SHARE = 1.0, 1.55  # mouthLowerDown = gain * own + share * jawOpen
+UPPER_UP_GAIN, UPPER_UP_SHARE = 0.95, 0.0
+CLOSE_SHARE = 0.14  # mouthClose = share * jaw while speaking (lips less parted than the jaw)
+STRETCH_GAIN = 1.7
+ROUND_GAIN = 0.17  # mouthPucker and mouthFunnel
+SEAL_GAIN = 0.16  # mouthRoll* and mouthPress* (the forced closures keep their own values)
 SMOOTHING = 0.0  # s: Gaussian sigma over the pose (the articulators' inertia)
 _COL = {name: i for i, name in enumerate(LIP_CHANNELS)}
 _LOUD = [_COL[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight")]

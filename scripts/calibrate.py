@@ -546,15 +546,86 @@ def cmd_upper(args: argparse.Namespace) -> None:
     print(f"\nfitted on all groups: {upper}, blinks/min {np.median(list(rate.values())):.1f}")
 
 
+# --- emotions against the captured MEAD clips ----------------------------------------------
+
+REGIONS = {  # MediaPipe face-mesh landmarks (subject's right, then left)
+    "inner brows": (107, 336), "outer brows": (70, 300), "upper lids": (159, 386),
+    "cheeks": (205, 425), "mouth corners": (61, 291), "upper lip": (0,), "lower lip": (17,),
+    "chin": (152,),
+}  # fmt: skip
+
+
+def expression_displacement(weights: np.ndarray) -> np.ndarray:
+    """[478, 3] mm: the model's mean face with these ARKit weights, minus the mean face."""
+    from emospeaker.face.expression import expression_model
+
+    model = expression_model()
+    return 1000.0 * (model.deform(weights) - model.neutral)
+
+
+def region_table(real: np.ndarray, engine: np.ndarray) -> None:
+    """Per region: mean displacement (x = towards the subject's left, y up, z forward, mm;
+    x mirrored on the right side so that outwards is positive)."""
+    print(f"{'region':14s} {'real dx,dy,dz':>20s} {'engine dx,dy,dz':>20s}")
+    for name, points in REGIONS.items():
+        cells = []
+        for field in (real, engine):
+            d = field[list(points)].copy()
+            if len(points) == 2:
+                d[0, 0] *= -1  # the subject's right side: outwards is -x
+            m = d.mean(axis=0)
+            cells.append(f"{m[0]:6.1f},{m[1]:6.1f},{m[2]:6.1f}")
+        print(f"{name:14s} {cells[0]:>20s} {cells[1]:>20s}")
+    flat_r, flat_e = real.ravel(), engine.ravel()
+    cosine = flat_r @ flat_e / max(np.linalg.norm(flat_r) * np.linalg.norm(flat_e), 1e-9)
+    rms = [float(np.sqrt(np.mean(np.sum(f**2, axis=1)))) for f in (real, engine)]
+    print(f"RMS displacement real {rms[0]:.2f} mm, engine {rms[1]:.2f} mm; cosine {cosine:.2f}")
+
+
+def cmd_emotions(args: argparse.Namespace) -> None:
+    """The emotion prototypes against the captured MEAD clips at their level (fitted with
+    rest=False: weights from the model's neutral, so the held expression stays; median over
+    the clip's frames, as the mouth also speaks)."""
+    from bench_lipsync import labelled_emotion
+    from emospeaker.channels import ARKIT_BLENDSHAPES
+    from emospeaker.emotion import EMOTIONS
+    from emospeaker.engines.default.emotion import emotion_layer
+
+    for path in clip_paths(args.clips):
+        label = labelled_emotion(path)
+        if not label:
+            continue
+        emotion, level = label.split(":")
+        video, _ = landmarks_of(path, args.cache / "landmarks")
+        captured = fit_video(video, rest=False).values[video.found, :52]
+        real = expression_displacement(np.median(captured, axis=0))
+        curves = np.zeros((1, 8))
+        curves[0, EMOTIONS.index(emotion)] = float(level)
+        keyed = emotion_layer(curves, np.zeros(1), np.ones(1))[0, :52]
+        print(f"\n{path.stem}: {emotion} at intensity {float(level):.2f}")
+        region_table(real, expression_displacement(keyed))
+        median = np.median(captured, axis=0)
+        top = np.argsort(-median)[:6]
+        print("captured median weights: " + ", ".join(
+            f"{ARKIT_BLENDSHAPES[k]} {median[k]:.2f}" for k in top))  # fmt: skip
+        top = np.argsort(-keyed)[:6]
+        print("engine weights:          " + ", ".join(
+            f"{ARKIT_BLENDSHAPES[k]} {keyed[k]:.2f}" for k in top))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("capture", "stats", "fit", "upper"))
+    parser.add_argument("command", choices=("capture", "stats", "fit", "upper", "emotions"))
     parser.add_argument("--clips", type=Path, nargs="+", default=DEFAULT_CLIPS)
     parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
-    {"capture": cmd_capture, "stats": cmd_stats, "fit": cmd_fit, "upper": cmd_upper}[args.command](
-        args
-    )
+    {
+        "capture": cmd_capture,
+        "stats": cmd_stats,
+        "fit": cmd_fit,
+        "upper": cmd_upper,
+        "emotions": cmd_emotions,
+    }[args.command](args)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@
                       loudness of the voice; the in-breath, which is silent, keeps its own.
 4. `calibrate`       the fitted pass: per-channel gains, the jaw's drop shared with the
                       lips (mouthLowerDown, mouthUpperUp, mouthClose) as captured real faces
-                      share it, the rounding's gain, and a light temporal smoothing
-                      (LipsTuning; fitted on real speech by scripts/calibrate.py).
+                      share it, the rounding's and the seal's gains, and a temporal
+                      smoothing (off: held out it did not help) (LipsTuning; fitted on
+                      real speech by scripts/calibrate.py).
 5. `close_lips`       every P/B/M reaches full closure and every F/V puts the lower lip to the
                       upper teeth on at least one frame, whatever the blending did; returns
                       the closure mask other layers must respect.
@@ -22,9 +23,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from ...channels import ALL_CHANNELS, indices
 from ...speech.phones import SILENCE, PhoneSegment
@@ -84,7 +86,7 @@ class LipsTuning:
     smoothing: float = SMOOTHING
     anticipation: float = ANTICIPATION
     carry_over: float = CARRY_OVER
-    loud_jaw: tuple[float, float] = field(default=(QUIET_JAW, LOUD_JAW))
+    loud_jaw: tuple[float, float] = (QUIET_JAW, LOUD_JAW)
 
 
 @dataclass(frozen=True)
@@ -199,17 +201,7 @@ def _gaussian(values: np.ndarray, times: np.ndarray, sigma: float) -> np.ndarray
     """Gaussian low-pass along frames of `sigma` seconds (ends padded with end values)."""
     if sigma <= 0 or len(times) < 2:
         return values
-    step = float(times[1] - times[0])
-    radius = int(np.ceil(3 * sigma / step))
-    if radius < 1:
-        return values
-    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) * step / sigma) ** 2)
-    kernel /= kernel.sum()
-    padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
-    out = np.empty_like(values)
-    for k in range(values.shape[1]):
-        out[:, k] = np.convolve(padded[:, k], kernel, mode="valid")
-    return out
+    return gaussian_filter1d(values, sigma / float(times[1] - times[0]), axis=0, mode="nearest")
 
 
 def close_lips(

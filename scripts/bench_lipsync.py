@@ -4,11 +4,10 @@
     emospeaker.speech): share of P/B/M phones where the lips close within +-1 frame, and the
     Pearson r of the predicted mouth opening against the opening the true phones imply
     (best within +-2 frames), without and with the transcript.
-(b) Real talking-head clips (../shared/data/lipsync_dev): Pearson r of the MediaPipe inner-lip
-    aperture against the predicted opening, per clip and mean (best within +-MAX_LAG frames),
-    next to the loudness-envelope baseline, and the means over the clips used to choose the
-    default engine's constants (TUNING_CLIPS) and over the held-out rest. Landmark tracking
-    is cached.
+(b) Real talking-head clips (../shared/data/realtalk and lipsync_dev): Pearson r of the
+    MediaPipe inner-lip aperture against the predicted opening at lag 0 and at the best lag
+    within +-0.2 s, per clip and per source group (realtalk's prefix groups; lipsync_dev is
+    one more), next to the loudness-envelope baseline. Landmark tracking is cached.
 
     PYTHONPATH=backend python scripts/bench_lipsync.py [--synthetic-only | --real-only]
 """
@@ -21,6 +20,7 @@ import re
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +44,10 @@ from emospeaker.speech.sentences import SENTENCES  # noqa: E402
 
 FPS = 30
 SYNTH_LAG = 2
-REAL_LAG = 3  # frames: the README allows a small constant audio/video offset
-# the real clips whose figures chose the default engine's viseme openings (engines/default/
-# visemes.py); the others are held out, so their figures say how the choice generalises
-TUNING_CLIPS = ("vidtimit_fadg0_sa1", "styletalk_andrew_clip_1", "mead_W036_level_3_happy_007")
-DEFAULT_CLIPS = ROOT.parent / "shared" / "data" / "lipsync_dev"
-if not DEFAULT_CLIPS.is_dir():
-    DEFAULT_CLIPS = Path("/work/shared/data/lipsync_dev")
+REAL_LAG_SECONDS = 0.2  # the data's READMEs allow a small constant audio/video offset
+WEB_PREFIXES = ("ownweb", "web", "stock-like", "hdtf")  # one group in realtalk's README
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_CLIPS = [SHARED_DATA / "realtalk", SHARED_DATA / "lipsync_dev"]
 
 
 def synthetic(engine: str, per_voice: int, options: dict) -> None:
@@ -122,56 +119,91 @@ def labelled_emotion(clip: Path) -> str | None:
     return f"{match.group(2)}:{int(match.group(1)) / 3:.2f}" if match else None
 
 
-def real(engine: str, clips_dir: Path, cache: Path, options: dict) -> None:
-    clips = sorted(clips_dir.glob("*.mp4"))
+def source_group(clip: Path) -> str:
+    """The clip's source (the prefix groups of realtalk's README; lipsync_dev is one more)."""
+    if clip.parent.name == "lipsync_dev":
+        return "lipsync_dev"
+    prefix = clip.name.split("_", 1)[0]
+    return "web" if prefix in WEB_PREFIXES else prefix
+
+
+@dataclass
+class ClipResult:
+    name: str
+    group: str
+    seconds: float
+    r0: float  # Pearson r at lag 0
+    r: float  # best r within +-REAL_LAG_SECONDS
+    lag: int  # its lag in frames (positive: the prediction runs late)
+    fps: float
+    r_emotion: float  # best r given the MEAD label (= r for unlabelled clips)
+    r_loud: float
+
+
+def measure_clip(clip: Path, cache: Path, engine: str, options: dict) -> ClipResult:
+    aperture, fps = tracked_aperture(clip, cache)
+    audio = load_audio(clip)
+    max_lag = round(REAL_LAG_SECONDS * fps)
+    track = animate(audio, fps=fps, engine=engine, options=options)
+    n = min(len(aperture), track.frames)
+    opening = mouth_opening(track)[:n]
+    r0, _ = pearson_with_lag(aperture[:n], opening, 0)
+    r, lag = pearson_with_lag(aperture[:n], opening, max_lag)
+    emotion = labelled_emotion(clip)
+    r_emotion = r
+    if emotion:
+        felt = animate(audio, EmotionTimeline.parse(emotion), fps=fps, engine=engine,
+                       options=options)  # fmt: skip
+        r_emotion, _ = pearson_with_lag(aperture[:n], mouth_opening(felt)[:n], max_lag)
+    loud = loudness_envelope(audio, track.times())
+    r_loud, _ = pearson_with_lag(aperture[:n], loud[:n], max_lag)
+    return ClipResult(clip.stem, source_group(clip), audio.duration, r0, r, lag, fps,
+                      r_emotion, r_loud)  # fmt: skip
+
+
+def real(engine: str, clip_dirs: list[Path], cache: Path, options: dict) -> list[ClipResult]:
+    clips = sorted(c for d in clip_dirs for c in d.glob("*.mp4"))
     if not clips:
-        print(f"(b) no clips in {clips_dir}")
-        return
-    print(f"(b) real clips in {clips_dir} (r best within +-{REAL_LAG} frames)")
-    print(f"{'clip':40s} {'sec':>5s} {'r':>6s} {'lag':>4s} {'r+E':>6s} {'loud':>6s}  phones")
-    rs, rs_emotion, louds, tuning = [], [], [], []
+        print(f"(b) no clips in {', '.join(map(str, clip_dirs))}")
+        return []
+    print(f"(b) real clips in {', '.join(map(str, clip_dirs))}: tracked inner-lip aperture vs")
+    print(f"    predicted opening, r at lag 0 and best within +-{REAL_LAG_SECONDS} s")
+    print(f"{'clip':44s} {'group':>11s} {'sec':>5s} {'r0':>6s} {'r':>6s} {'lag':>4s} "
+          f"{'r+E':>6s} {'loud':>6s}")  # fmt: skip
+    results = []
     for clip in clips:
-        aperture, fps = tracked_aperture(clip, cache)
-        audio = load_audio(clip)
-        track = animate(audio, fps=fps, engine=engine, options=options)
-        n = min(len(aperture), track.frames)
-        r, lag = pearson_with_lag(aperture[:n], mouth_opening(track)[:n], REAL_LAG)
-        emotion = labelled_emotion(clip)
-        if emotion:
-            felt = animate(audio, EmotionTimeline.parse(emotion), fps=fps, engine=engine,
-                           options=options)  # fmt: skip
-            r_emotion, _ = pearson_with_lag(aperture[:n], mouth_opening(felt)[:n], REAL_LAG)
-        else:
-            r_emotion = r
-        loud = loudness_envelope(audio, track.times())
-        r_loud, _ = pearson_with_lag(aperture[:n], loud[:n], REAL_LAG)
-        rs.append(r)
-        tuning.append(clip.stem in TUNING_CLIPS)
-        rs_emotion.append(r_emotion)
-        louds.append(r_loud)
-        print(
-            f"{clip.name:40s} {audio.duration:5.1f} {r:6.3f} {lag:4d} {r_emotion:6.3f} "
-            f"{r_loud:6.3f}  {track.provenance.get('phones', '')}"
-            + (f", +E: {emotion}" if emotion else "")
-        )
-    groups = {
-        "mean": [True] * len(rs),
-        "mean of the tuning clips": tuning,
-        "mean of the held-out clips": [not t for t in tuning],
-    }
-    for label, keep in groups.items():
-        if any(keep):
-            r, r_emotion, r_loud = (np.mean(np.compress(keep, x)) for x in (rs, rs_emotion, louds))
-            print(f"{label:40s} {'':5s} {r:6.3f} {'':4s} {r_emotion:6.3f} {r_loud:6.3f}")
-    print("r: tracked aperture vs predicted opening (no emotion given); r+E: with the clip's")
-    print("labelled emotion (MEAD clips); loud: loudness-envelope baseline\n")
+        res = measure_clip(clip, cache, engine, options)
+        results.append(res)
+        print(f"{res.name:44s} {res.group:>11s} {res.seconds:5.1f} {res.r0:6.3f} {res.r:6.3f} "
+              f"{res.lag:4d} {res.r_emotion:6.3f} {res.r_loud:6.3f}")  # fmt: skip
+    print_groups(results)
+    return results
+
+
+def print_groups(results: list[ClipResult]) -> None:
+    """Means per source group and over all clips (each clip counts once)."""
+    groups = sorted({res.group for res in results})
+    print(f"\n{'group':12s} {'clips':>5s} {'sec':>6s} {'r0':>6s} {'r':>6s} {'lag ms':>7s} "
+          f"{'r+E':>6s} {'loud':>6s}")  # fmt: skip
+    for label in [*groups, "all"]:
+        rows = [res for res in results if label in ("all", res.group)]
+        m = {k: float(np.nanmean([getattr(res, k) for res in rows]))
+             for k in ("r0", "r", "r_emotion", "r_loud")}  # fmt: skip
+        lag_ms = 1000 * float(np.mean([res.lag / res.fps for res in rows]))
+        seconds = sum(res.seconds for res in rows)
+        print(f"{label:12s} {len(rows):5d} {seconds:6.1f} {m['r0']:6.3f} {m['r']:6.3f} "
+              f"{lag_ms:7.0f} {m['r_emotion']:6.3f} {m['r_loud']:6.3f}")  # fmt: skip
+    print("r0: at lag 0; r: best lag; lag ms: mean best lag (positive: the prediction is late);")
+    print("r+E: with the clip's labelled emotion (MEAD clips); loud: loudness-envelope baseline\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", default="default")
     parser.add_argument("--sentences", type=int, default=4, help="sentences per voice")
-    parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS)
+    parser.add_argument(
+        "--clips", type=Path, nargs="+", default=DEFAULT_CLIPS, help="folders of mp4 clips"
+    )
     parser.add_argument(
         "--cache",
         type=Path,

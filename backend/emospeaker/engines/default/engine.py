@@ -28,12 +28,12 @@ from .head import head_layer
 from .lips import lips_layer
 from .timing import find_phones
 
-MOUTH_LEAD = 0.03  # s: mouths move slightly before the sound they make
+MOUTH_LEAD = 0.03  # s: mouths move slightly before the sound they make (see lips.SMOOTHING)
 
 
 class DefaultEngine(Engine):
     name = "default"
-    version = "1.1.0"
+    version = "1.2.0"
     description = (
         "rule-based, no weights: pocketsphinx phones -> visemes with coarticulation, "
         "FACS emotion, prosodic head and brows, blinks and gaze"

@@ -11,14 +11,22 @@ Passes, on the 100 Hz analysis grid, then sampled at the frame times:
                       tilt (roll) that follows the phrase melody;
                     - a slow seeded drift in yaw and roll while speaking that settles in
                       pauses; small translations go with the rotations;
-                    - a brow raise (browInnerUp, browOuterUp*) on accents with a pitch rise.
-                      Prosodic brow raises live in this layer, not in `emotion`: they belong
-                      to how the line is spoken, whatever the emotion.
+                    - a brow raise (browInnerUp, browOuterUp*) on accents with a pitch rise,
+                      and brows that follow the phrase melody: up with a high voice, drawn
+                      down (browDown*) with a low one;
+                    - on every accent (emphasis) the eyes narrow (eyeSquint*) with a little
+                      cheek raise (cheekSquint*), and with a pitch rise they widen a little
+                      (eyeWide*) as the brows go up.
+                      Prosodic brows and squints live in this layer, not in `emotion`: they
+                      belong to how the line is spoken, whatever the emotion (smiles bring
+                      their own cheek and eye squint there, AU6).
                     Amplitude and tempo are shaped by emotion (AMPLITUDE, TEMPO): sad moves
                     less and slower, angry and surprised more.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,8 +38,30 @@ AMPLITUDE = {"sad": 0.55, "angry": 1.45, "surprised": 1.35, "happy": 1.2, "fear"
              "disgusted": 0.9, "contempt": 0.8}  # fmt: skip
 TEMPO = {"sad": 0.6, "angry": 1.2, "surprised": 1.2, "happy": 1.1, "fear": 1.3}
 NOD_RADIANS = 0.06
-BROW_RAISE = 0.35
 MIN_ACCENT_GAP = 0.3
+# The living upper face in neutral speech, fitted by `scripts/calibrate.py upper` so that each
+# channel's spread during speech lies in the range ARKit tracks captured from real talking
+# heads show (the lower quartile of the source groups: capture noise only adds spread).
+BROW_RAISE = 0.35  # browInnerUp on a strong accent with a pitch rise
+BROW_PITCH = 1.4  # browInnerUp per octave of the slow melody above the speaker's median
+BROW_OUTER = 0.22  # browOuterUp* as a share of browInnerUp
+BROW_DOWN = 2.0  # browDown* per octave below it
+EYE_SQUINT = 0.1  # eyeSquint* on a strong accent
+CHEEK_SQUINT = 0.04  # cheekSquint* on a strong accent
+EYE_WIDE = 0.6  # eyeWide* with a brow raise of 1
+
+
+@dataclass(frozen=True)
+class UpperFace:
+    """Amplitudes of the upper face's prosodic motion (defaults: the fitted constants)."""
+
+    brow_raise: float = BROW_RAISE
+    brow_pitch: float = BROW_PITCH
+    brow_outer: float = BROW_OUTER
+    brow_down: float = BROW_DOWN
+    eye_squint: float = EYE_SQUINT
+    cheek_squint: float = CHEEK_SQUINT
+    eye_wide: float = EYE_WIDE
 
 
 def pitch_contour(prosody: Prosody) -> np.ndarray:
@@ -89,8 +119,10 @@ def head_layer(
     curves: np.ndarray,
     seed: int,
     amount: float = 1.0,
+    upper: UpperFace | None = None,
 ) -> np.ndarray:
-    """[frames, ALL_CHANNELS] head rotations, translations and prosodic brow raises."""
+    """[frames, ALL_CHANNELS] head rotations, translations and the prosodic upper face."""
+    upper = upper or UpperFace()
     grid = prosody.times
     emotion_grid = np.stack(
         [np.interp(grid, times, curves[:, k]) for k in range(curves.shape[1])], axis=1
@@ -104,6 +136,7 @@ def head_layer(
     rise = np.clip(pitch - smooth(pitch, 0.5), 0, None) / 3.0
     nod = np.zeros(len(grid))
     brows = np.zeros(len(grid))
+    emphasis = np.zeros(len(grid))
     width = 0.45 / tempo
     for at, strength in zip(*accents(prosody, pitch), strict=True):
         # down first, then back past rest a little: a beat of the head
@@ -111,8 +144,12 @@ def head_layer(
         _add_bump(nod, at + width, width, -0.3 * strength)
         lift = rise[min(int(at / HOP_SECONDS), len(rise) - 1)]
         _add_bump(brows, at, 0.5 / tempo, min(1.0, strength * lift))
+        _add_bump(emphasis, at, 0.6 / tempo, strength)
 
     slow = smooth(pitch, 0.4 / tempo)
+    melody = smooth(pitch, 0.3) / 12.0  # octaves
+    raise_ = upper.brow_raise * brows + upper.brow_pitch * np.clip(melody, 0.0, None)
+    lower = upper.brow_down * np.clip(-melody, 0.0, None)
     yaw = _drift(rng, len(grid), 0.7 / tempo) * talk
     roll = _drift(rng, len(grid), 1.0 / tempo) * talk
     values = {
@@ -122,9 +159,17 @@ def head_layer(
         "headX": 0.004 * yaw,
         "headY": -0.003 * nod + 0.0004 * slow,
         "headZ": 0.003 * smooth(prosody.loudness * talk, 0.3),
-        "browInnerUp": BROW_RAISE * brows,
-        "browOuterUpLeft": 0.8 * BROW_RAISE * brows,
-        "browOuterUpRight": 0.8 * BROW_RAISE * brows,
+        "browInnerUp": raise_,
+        "browOuterUpLeft": upper.brow_outer * raise_,
+        "browOuterUpRight": upper.brow_outer * raise_,
+        "browDownLeft": lower,
+        "browDownRight": lower,
+        "eyeSquintLeft": upper.eye_squint * emphasis,
+        "eyeSquintRight": upper.eye_squint * emphasis,
+        "cheekSquintLeft": upper.cheek_squint * emphasis,
+        "cheekSquintRight": upper.cheek_squint * emphasis,
+        "eyeWideLeft": upper.eye_wide * raise_,
+        "eyeWideRight": upper.eye_wide * raise_,
     }
     layer = np.zeros((len(times), len(ALL_CHANNELS)), np.float32)
     for name, series in values.items():

@@ -9,10 +9,15 @@
                       a frame shows the dominance-weighted mean of the poses around it.
 3. `follow_loudness`  the blended pose, with the jaw (and lip lowering) opening with the
                       loudness of the voice; the in-breath, which is silent, keeps its own.
-4. `close_lips`       every P/B/M reaches full closure and every F/V puts the lower lip to the
+4. `calibrate`       the fitted pass: per-channel gains, the jaw's drop shared with the
+                      lips (mouthLowerDown, mouthUpperUp, mouthClose) as captured real faces
+                      share it, the rounding's and the seal's gains, and a temporal
+                      smoothing (off: held out it did not help) (LipsTuning; fitted on
+                      real speech by scripts/calibrate.py).
+5. `close_lips`       every P/B/M reaches full closure and every F/V puts the lower lip to the
                       upper teeth on at least one frame, whatever the blending did; returns
                       the closure mask other layers must respect.
-5. `lips_layer`       the chain, into a [frames, ALL_CHANNELS] layer.
+6. `lips_layer`       the chain, into a [frames, ALL_CHANNELS] layer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from ...channels import ALL_CHANNELS, indices
 from ...speech.phones import SILENCE, PhoneSegment
@@ -42,9 +48,45 @@ FULL_REST = 0.15  # s: a pause this long relaxes the mouth completely
 QUIET_JAW, LOUD_JAW = 0.2, 1.4  # jaw scale in the quietest and the loudest speech
 BREATH = 0.35  # s: the mouth opens this long before speech that follows a pause
 MIN_BREATH_PAUSE = 0.2  # s: shorter pauses get no in-breath
+
+# The calibration pass, fitted to ARKit tracks captured from real talking heads (realtalk and
+# lipsync_dev, each source group held out in turn) by `scripts/calibrate.py fit`: the gains
+# make each channel's spread during speech match the captured faces' (jawOpen 0.08, lower lip
+# 0.22, pucker 0.03: the 1.1.0 jaw moved 2.3 times too much, rounding 6 times); the lower lip
+# takes a share of the jaw's drop rather than a larger own pose, so the opening keeps its
+# timing; mouthClose takes the share real faces show (least-squares slope on jawOpen).
+# SMOOTHING and the engine's MOUTH_LEAD were searched too (0-0.035 s, 0.02-0.04 s): the values
+# chosen on the training groups lost held out (r0 0.470 against 0.493), so 1.1.0's stay.
+JAW_GAIN = 0.44
+LOWER_DOWN_GAIN, LOWER_DOWN_SHARE = 1.0, 1.54  # mouthLowerDown = gain * own + share * jawOpen
+UPPER_UP_GAIN, UPPER_UP_SHARE = 0.92, 0.0
+CLOSE_SHARE = 0.14  # mouthClose = share * jaw while speaking (lips less parted than the jaw)
+STRETCH_GAIN = 1.65
+ROUND_GAIN = 0.16  # mouthPucker and mouthFunnel
+SEAL_GAIN = 0.16  # mouthRoll* and mouthPress* (the forced closures keep their own values)
+SMOOTHING = 0.0  # s: Gaussian sigma over the pose (the articulators' inertia)
 _COL = {name: i for i, name in enumerate(LIP_CHANNELS)}
 _LOUD = [_COL[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight")]
 _BREATH = CLASS_INDEX["breath"]
+_SEAL = [_COL[n] for n in ("mouthRollLower", "mouthPressLeft", "mouthPressRight")]
+
+
+@dataclass(frozen=True)
+class LipsTuning:
+    """The calibration pass's constants (defaults: the fitted ones above); the fit script
+    varies them."""
+
+    jaw_gain: float = JAW_GAIN
+    lower_down: tuple[float, float] = (LOWER_DOWN_GAIN, LOWER_DOWN_SHARE)
+    upper_up: tuple[float, float] = (UPPER_UP_GAIN, UPPER_UP_SHARE)
+    close_share: float = CLOSE_SHARE
+    stretch_gain: float = STRETCH_GAIN
+    round_gain: float = ROUND_GAIN
+    seal_gain: float = SEAL_GAIN
+    smoothing: float = SMOOTHING
+    anticipation: float = ANTICIPATION
+    carry_over: float = CARRY_OVER
+    loud_jaw: tuple[float, float] = (QUIET_JAW, LOUD_JAW)
 
 
 @dataclass(frozen=True)
@@ -112,27 +154,60 @@ def coarticulate(
     return shares / np.maximum(shares.sum(axis=1, keepdims=True), 1e-9)
 
 
-def loudness_shares(shares: np.ndarray, loudness: np.ndarray) -> np.ndarray:
-    """The class shares, each weighted by how far the loudness (0..1) opens the jaw, except
-    the in-breath's (it makes no sound)."""
-    voiced = QUIET_JAW + (LOUD_JAW - QUIET_JAW) * np.sqrt(np.clip(loudness, 0.0, 1.0))
+def loudness_shares(
+    shares: np.ndarray, loudness: np.ndarray, loud_jaw: tuple[float, float] = (QUIET_JAW, LOUD_JAW)
+) -> np.ndarray:
+    """The class shares, each weighted by how far the loudness (0..1) opens the jaw (scale
+    `loud_jaw` = (quietest, loudest)), except the in-breath's (it makes no sound)."""
+    quiet, loud = loud_jaw
+    voiced = quiet + (loud - quiet) * np.sqrt(np.clip(loudness, 0.0, 1.0))
     scaled = shares * voiced[:, None]
     scaled[:, _BREATH] = shares[:, _BREATH]
     return scaled
 
 
-def follow_loudness(shares: np.ndarray, loudness: np.ndarray, gain: float = 1.0) -> np.ndarray:
+def follow_loudness(
+    shares: np.ndarray,
+    loudness: np.ndarray,
+    gain: float = 1.0,
+    loud_jaw: tuple[float, float] = (QUIET_JAW, LOUD_JAW),
+) -> np.ndarray:
     """Pass 3: the [frames, LIP_CHANNELS] pose of the class shares, its jaw drop and lip
     lowering following the loudness of the voice (see loudness_shares)."""
     pose = shares @ CLASS_POSES
-    pose[:, _LOUD] = gain * (loudness_shares(shares, loudness) @ CLASS_POSES[:, _LOUD])
+    pose[:, _LOUD] = gain * (loudness_shares(shares, loudness, loud_jaw) @ CLASS_POSES[:, _LOUD])
     return pose
+
+
+def calibrate(pose: np.ndarray, times: np.ndarray, tuning: LipsTuning) -> np.ndarray:
+    """Pass 4: the pose in the proportions of real faces (see LipsTuning and the constants
+    above): channel gains, the jaw's drop shared with the lips, then the smoothing."""
+    out = pose.copy()
+    jaw = tuning.jaw_gain * pose[:, _COL["jawOpen"]]
+    out[:, _COL["jawOpen"]] = jaw
+    for side in ("Left", "Right"):
+        for name, (gain, share) in (("mouthLowerDown", tuning.lower_down),
+                                    ("mouthUpperUp", tuning.upper_up)):  # fmt: skip
+            col = _COL[name + side]
+            out[:, col] = gain * pose[:, col] + share * jaw
+        out[:, _COL["mouthStretch" + side]] *= tuning.stretch_gain
+    out[:, _COL["mouthClose"]] += tuning.close_share * jaw
+    out[:, [_COL["mouthPucker"], _COL["mouthFunnel"]]] *= tuning.round_gain
+    out[:, _SEAL] *= tuning.seal_gain
+    return _gaussian(out, times, tuning.smoothing)
+
+
+def _gaussian(values: np.ndarray, times: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian low-pass along frames of `sigma` seconds (ends padded with end values)."""
+    if sigma <= 0 or len(times) < 2:
+        return values
+    return gaussian_filter1d(values, sigma / float(times[1] - times[0]), axis=0, mode="nearest")
 
 
 def close_lips(
     pose: np.ndarray, segments: Segments, times: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pass 4: force P/B/M closures and F/V lip-to-teeth contact on the frames inside each
+    """Pass 5: force P/B/M closures and F/V lip-to-teeth contact on the frames inside each
     segment (the nearest frame when a segment falls between frames). Returns the pose and
     the closure mask per frame (1 on those frames, 0.5 beside them)."""
     out = pose.copy()
@@ -186,13 +261,16 @@ def lips_layer(
     loudness: np.ndarray,
     gain: float = 1.0,
     lead: float = 0.0,
+    tuning: LipsTuning | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The whole chain: ([frames, ALL_CHANNELS] lips layer, closure mask [frames]).
 
     `lead` (seconds) moves the mouth earlier than the sound, as real mouths move."""
+    tuning = tuning or LipsTuning()
     segments = viseme_segments(phones)
     at = times + lead
-    pose = follow_loudness(coarticulate(segments, at), loudness, gain)
+    shares = coarticulate(segments, at, tuning.anticipation, tuning.carry_over)
+    pose = calibrate(follow_loudness(shares, loudness, gain, tuning.loud_jaw), at, tuning)
     pose, mask = close_lips(pose, segments, at)
     layer = np.zeros((len(times), len(ALL_CHANNELS)), np.float32)
     layer[:, indices(*LIP_CHANNELS)] = np.clip(pose, 0.0, 1.0)

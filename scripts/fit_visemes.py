@@ -6,7 +6,7 @@ close to linear in its class openings: opening(t) ~ sum_c share_c(t) * loudness_
 openings that best follow a target are a least-squares fit, drawn towards the current ones
 (ridge) and, per clip or utterance, free in offset and scale as Pearson r is. Two targets:
 
-- the MediaPipe inner-lip aperture of the real tuning clips (bench_lipsync.TUNING_CLIPS,
+- the MediaPipe inner-lip aperture of the real tuning clips (TUNING_CLIPS,
   ../shared/data/lipsync_dev; the other clips stay held out);
 - the opening implied by the true phones of synthetic speech (festival and espeak-ng, other
   voice/sentence pairs than bench_lipsync's; phones recognised and aligned to the text),
@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from bench_lipsync import DEFAULT_CLIPS, TUNING_CLIPS, tracked_aperture  # noqa: E402
+from bench_lipsync import SHARED_DATA, tracked_aperture  # noqa: E402
 from emospeaker.audio import load_audio  # noqa: E402
 from emospeaker.channels import ALL_CHANNELS, index_of  # noqa: E402
 from emospeaker.engines.default.engine import MOUTH_LEAD  # noqa: E402
@@ -56,6 +56,10 @@ from emospeaker.speech.sentences import SENTENCES  # noqa: E402
 
 FPS = 30
 FIXED = ("rest", "breath", "PBM", "FV")
+
+# the real clips whose figures chose the viseme openings of engine 1.1.0; bench_lipsync's
+# per-group figures on realtalk hold them all out
+TUNING_CLIPS = ("vidtimit_fadg0_sa1", "styletalk_andrew_clip_1", "mead_W036_level_3_happy_007")
 
 
 def class_openings() -> np.ndarray:
@@ -133,7 +137,7 @@ def fit(real, synthetic, ridge: float, synthetic_weight: float) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS)
+    parser.add_argument("--clips", type=Path, default=SHARED_DATA / "lipsync_dev")
     parser.add_argument(
         "--cache", type=Path, default=Path.home() / ".cache" / "emospeaker" / "bench_lipsync"
     )

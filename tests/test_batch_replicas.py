@@ -77,7 +77,7 @@ def test_two_replicas_one_stopped_mid_batch_lose_nothing(tmp_path):
     assert not (out / "failures.jsonl").exists()
     assert sorted(p.stem for p in out.glob("*.json")) == [f"line{n:02d}" for n in range(LINES)]
     served = _served_calls(first_log), _served_calls(second_log)
-    assert served[0] >= 2 and served[1] >= LINES // 2, served  # both took calls
+    assert served[0] >= 1 and served[1] >= LINES // 2, served  # both took calls
     assert sum(served) >= LINES
     # the same manifest run locally writes the same bytes as the replicas did
     local = subprocess.run(

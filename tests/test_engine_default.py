@@ -382,7 +382,9 @@ def test_cancelling_from_another_thread_during_alignment(utt):
     def progress(stage: str, fraction: float) -> None:
         if stage == "alignment" and not cancelled_at:  # waiting for the aligner's worker
             cancelled_at.append(time.perf_counter())
-            threading.Thread(target=job.cancel).start()
+            canceller = threading.Thread(target=job.cancel)
+            canceller.start()
+            canceller.join()  # cancelled before the wait starts, however loaded the machine
 
     job = Job(on_progress=progress)
     with pytest.raises(Cancelled):

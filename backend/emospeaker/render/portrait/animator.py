@@ -34,13 +34,13 @@ class PortraitAnimator:
         self.fit: FaceFit | None = None
         if self.landmarks.shape[1] == 3:
             self.fit = fit_image(self.landmarks)
-            pose, weights, neutral = self.fit.pose, self.fit.weights, self.fit.neutral
+            pose, weights, identity = self.fit.pose, self.fit.weights, self.fit.identity
             own = pose.invert(to_camera(self.landmarks)[None])[0]
         else:
             pose, weights = _frontal_pose(self.source), np.zeros(len(ARKIT_BLENDSHAPES))
             flat = np.c_[self.source, np.zeros(len(self.source))]
-            own = neutral = pose.invert(to_camera(flat)[None])[0]
-        self.mouth = MouthLayer(self.canvas, self.source, pose, own, neutral, weights)
+            own, identity = pose.invert(to_camera(flat)[None])[0], None
+        self.mouth = MouthLayer(self.canvas, self.source, pose, own, weights, identity)
 
     def frame(
         self,

@@ -11,9 +11,18 @@ mouth).
 One calibration: the model's eyeBlink = 1 leaves part of a real eye open (its lids travel a
 fixed distance; photographed eyes, magnified by glasses or wide open, need more), so each eye's
 closure is rescaled to reach shut exactly when the model's full blink would.
+
+And the jaw carries the lower lip as one band. The model's landmark motion for the jaw is where
+MediaPipe sees the lips' contours on the face model's renders: its inner edge slides over the
+lip as the mouth opens (about 2 mm further down than the vermilion border at jawOpen 1), which
+a warp of the photo would read as the lower lip thinning by a sixth. So for the jaw channels
+every ring of the lower lip moves with its column's outer point: the photographed lip keeps its
+thickness, and its lip channels (a roll, a pout) still shape it.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -25,6 +34,7 @@ from . import topology as tp
 
 ABSOLUTE = ("jawOpen", "mouthClose")  # set by the track, not added to the photo's
 BLINKS = ("eyeBlinkLeft", "eyeBlinkRight")
+JAW = ("jawOpen", "jawForward", "jawLeft", "jawRight")  # carry the lower lip as one band
 
 
 def face_channels(fit: FaceFit, track: FaceTrack) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +49,7 @@ def face_channels(fit: FaceFit, track: FaceTrack) -> tuple[np.ndarray, np.ndarra
 def face_motion(landmarks: np.ndarray, track: FaceTrack, fit: FaceFit | None = None) -> np.ndarray:
     """[frames, 478, 2] landmark positions for `track`, starting from the photo's `landmarks`
     [478, 3] (pixels of the canvas) or, when given, their `fit`."""
-    fit = fit or fit_image(landmarks)
+    fit = lower_lip_band(fit or fit_image(landmarks))
     weights, head = face_channels(fit, track)
     targets = fit.landmarks(weights, head)[..., :2]
     blink = fit.weights.copy()
@@ -47,6 +57,22 @@ def face_motion(landmarks: np.ndarray, track: FaceTrack, fit: FaceFit | None = N
         blink[ARKIT_BLENDSHAPES.index(name)] = 1
     _close_lids(targets, fit.landmarks()[:, :2], fit.landmarks(blink)[:, :2])
     return targets.astype(np.float32)
+
+
+def lower_lip_band(fit: FaceFit) -> FaceFit:
+    """`fit` with the jaw channels moving each lower-lip ring with its outer point (see the
+    module docstring); its neutral compensates, so the photo's own weights still give exactly
+    the photo's landmarks."""
+    model = fit.model
+    deltas = model.deltas.copy()
+    jaw = [ARKIT_BLENDSHAPES.index(name) for name in JAW]
+    outer = list(tp.LOWER_LIP_RINGS[0])
+    for ring in tp.LOWER_LIP_RINGS[1:]:
+        deltas[np.ix_(jaw, ring)] = model.deltas[np.ix_(jaw, outer)]
+    neutral = fit.neutral - np.einsum("k,kpd->pd", fit.weights, deltas - model.deltas)
+    return dataclasses.replace(
+        fit, model=dataclasses.replace(model, deltas=deltas), neutral=neutral
+    )
 
 
 def _close_lids(targets: np.ndarray, photo: np.ndarray, shut: np.ndarray) -> None:

@@ -2,14 +2,16 @@
 mouth socket (ICT FaceKit), deformed by each frame's ARKit weights and drawn in the photo's
 head pose.
 
-Placement: the photo's fitted pose maps the face frame to the canvas; the model's inner lips,
-with the jaw opened as far as the photo's lips are apart, are scaled to the photo's mouth width
-and moved onto its upper lip at rest, so the upper teeth hang behind this person's upper lip
-and stay with the skull. The rest position is the photographed lip lowered by what the fitted
-expression raised it (a smile), by at most MAX_RAISE: a portrait's fitted expression can be
-far off (wrinkles read as expression), and a few millimetres too high hide the teeth. Each frame
-the interior takes the track's jaw and tongue weights (jawOpen lowers the lower teeth, gums
-and tongue as the model defines) and head channels.
+Placement: the interior is the fitted person's (ICT's teeth, gums and tongue under the photo's
+fitted identity), in the face frame where the fit put their face, so the upper teeth hang from
+the skull behind the lips as ICT has them on this face. What the fit leaves unexplained moves
+it: MediaPipe's lip points on the model (the expression model samples ICT at them), with the
+photo's fitted expression, are scaled to the photo's mouth width and moved onto its upper lip.
+Only a raise of the upper lip by the fitted expression (a smile: more teeth show) is taken, up
+to MAX_RAISE: a portrait's fitted expression can be far off (wrinkles read as expression), and
+a lip a few millimetres too low hides the teeth. Each frame the interior takes the track's jaw
+and tongue weights (jawOpen lowers the lower teeth, gums and tongue as the model defines) and
+head channels.
 
 Look: Gouraud-shaded vertices (a key light from just above the camera, a specular glint on
 the enamel), darkening with depth behind the lips (the back of the mouth gets little light),
@@ -20,6 +22,7 @@ the lips' edge, so the photo's lips occlude it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,6 +30,7 @@ import cv2
 import numpy as np
 
 from ...channels import ARKIT_BLENDSHAPES
+from ...face.expression import expression_model
 from ...face.fit import Similarity
 from ...face.model import load_face_model
 from ...face.pose import head_transform
@@ -48,15 +52,13 @@ AMBIENT = 0.45
 SHADOW_DEPTH = 0.03  # metres behind the lips over which the light falls off by e
 SUPERSAMPLE = 2  # drawn at this many samples a pixel side, then averaged (anti-aliasing)
 SUPERSAMPLE_UP_TO = 160  # px: wider mouths (full-size portraits) have edges to spare
-# the model's inner-lip landmarks (iBUG 68: corners 60 and 64, middles 62 and 66) and the
-# MediaPipe points at the same places
-MODEL_LIPS = (60, 62, 64, 66)
+# the MediaPipe inner-lip points that place the interior: corners and middles
 PHOTO_LIPS = (78, 13, 308, 14)
 JAW = ARKIT_BLENDSHAPES.index("jawOpen")
 # how far the photo's fitted expression may have raised its upper lip off the teeth (metres):
 # a smiling photo's lips rest higher than the person's neutral ones, so the upper teeth show more
 # once the mouth opens; a fit that claims more (or that the lip was lowered) is not trusted, as
-# a few millimetres too high hide the teeth altogether
+# a few millimetres too low hide the teeth altogether
 MAX_RAISE = 0.003
 # the channels that move the interior itself; the lips' own channels would fold the lip lining
 # of the model's socket over the teeth, where the photo's lips (not the model's) are in front
@@ -73,9 +75,18 @@ class Interior:
     triangles: np.ndarray  # [t, 3] into vertices
     colour: np.ndarray  # [n, 3] base colour
     shine: np.ndarray  # [n] specular strength
-    lips: np.ndarray  # [4, 3] neutral inner-lip points (MODEL_LIPS)
-    lip_deltas: np.ndarray  # [c, 4, 3]
     reach: np.ndarray  # [n] share of the light reaching each vertex (less deeper inside)
+    identities: np.ndarray  # [K, n, 3] ICT's identity components
+    incisor: int  # the vertex at the middle of the upper incisors' edge
+
+    def person(self, identity: np.ndarray | None) -> Interior:
+        """The interior of the person with identity weights `identity` [K'] (None: the mean
+        face)."""
+        if identity is None or not len(identity):
+            return self
+        identity = np.asarray(identity, np.float32)
+        shaped = self.vertices + np.tensordot(identity, self.identities[: len(identity)], 1)
+        return dataclasses.replace(self, vertices=shaped.astype(np.float32))
 
     def deform(self, weights: np.ndarray) -> np.ndarray:
         """Vertices [n, 3] for ARKit weights [52] (only MOVES_INTERIOR count)."""
@@ -96,7 +107,7 @@ def interior() -> Interior:
     material = np.repeat(np.arange(len(MATERIALS)), [p.size for p in parts])
     for i, (base, gloss) in enumerate(zip((ENAMEL, GUMS, TONGUE, SOCKET), GLOSS, strict=True)):
         colour[local[material == i]], shine[local[material == i]] = base, gloss
-    lip_ids = model.landmarks68[list(MODEL_LIPS)]
+    lip_ids = model.landmarks68[[60, 62, 64, 66]]  # iBUG 68's inner lips
     channels = np.array([ARKIT_BLENDSHAPES.index(name) for name in MOVES_INTERIOR])
     # depth behind the lips at rest: the jaw carries its vertices' light with it as it opens
     behind = np.maximum(model.vertices[lip_ids, 2].mean() - model.vertices[used, 2], 0)
@@ -107,10 +118,31 @@ def interior() -> Interior:
         triangles=local.reshape(-1, 3).astype(np.int32),
         colour=colour,
         shine=shine,
-        lips=model.vertices[lip_ids],
-        lip_deltas=model.deltas[channels][:, lip_ids],
         reach=np.exp(-behind / SHADOW_DEPTH).astype(np.float32),
+        identities=np.ascontiguousarray(model.identities[:, used]),
+        incisor=int(np.searchsorted(used, _upper_incisor_edge(model))),
     )
+
+
+@lru_cache(maxsize=1)
+def _incisal_display() -> float:
+    """How far (metres) the upper incisors' edge hangs below the upper lip's inner edge
+    (MediaPipe's landmark 13) on the face model's mean face at rest: 2.2 mm, the display of
+    adults at rest (about 2 mm for men, 3.4 mm for women, less with age: Vig and Brundo,
+    1978). The landmarks say nothing about where the teeth are, and ICT's identity components
+    move the lips over the teeth as freely as a scanned population allowed (on Grace Hopper's
+    fit the edge would rise to the lip line, hiding the teeth), so every face gets this."""
+    edge = interior()
+    return float(expression_model().neutral[PHOTO_LIPS[1], 1] - edge.vertices[edge.incisor, 1])
+
+
+def _upper_incisor_edge(model) -> int:
+    """The face model's vertex at the middle of the upper incisors' cutting edge: the lowest
+    point of the teeth the jaw does not move, within 4 mm of the midline."""
+    teeth = np.unique(model.material_triangles("teeth"))
+    jaw = np.linalg.norm(model.deltas[JAW, teeth], axis=1)
+    upper = teeth[(jaw < 1e-5) & (np.abs(model.vertices[teeth, 0]) < 0.004)]
+    return int(upper[np.argmin(model.vertices[upper, 1])])
 
 
 def _behind_the_teeth(model, socket: np.ndarray) -> np.ndarray:
@@ -133,14 +165,14 @@ class MouthLayer:
         source: np.ndarray,
         pose: Similarity,
         own: np.ndarray,
-        neutral: np.ndarray,
         weights: np.ndarray,
+        identity: np.ndarray | None = None,
     ) -> None:
         """`source` [478, 2] the photo's landmarks (pixels); `pose` maps the face frame to the
         camera frame (pixels, y up); `own` [478, 3] the photo's landmarks in the face frame,
-        `neutral` [478, 3] the same without the fitted expression, `weights` [52] that
-        expression (which each frame's weights include)."""
-        self.model = interior()
+        `weights` [52] its fitted expression (which each frame's weights include) and
+        `identity` [K] its fitted identity (None: the mean face)."""
+        self.model = interior().person(identity)
         self.source = np.asarray(source, np.float32)[:, :2]
         self.pose = pose
         self.gap = _gap(self.source)
@@ -148,24 +180,30 @@ class MouthLayer:
         # the interior's weights, as the photo's measured lips already place it
         self.photo_weights = np.asarray(weights, np.float32).copy()
         self.photo_weights[[ARKIT_BLENDSHAPES.index(name) for name in ABSOLUTE]] = 0
-        lips = np.asarray(own, np.float64)[list(PHOTO_LIPS)]
-        raised = np.asarray(neutral, np.float64)[PHOTO_LIPS[1], 1] - lips[1, 1]
-        lips[1, 1] += np.clip(raised, -MAX_RAISE, 0)
-        self._place(lips)
+        self._place(np.asarray(own, np.float64)[list(PHOTO_LIPS)], weights, identity)
         self.palette = _palette(photo, self.source)
         self.base = self.model.colour * self.palette["tint"] * self.palette["light"]
 
-    def _place(self, photo_lips: np.ndarray) -> None:
-        """Fit the model's inner lips onto the photo's `photo_lips` [4, 3] (PHOTO_LIPS, face
-        frame): scale by the mouth's width, the upper lips together (the upper teeth hang
-        from the skull behind it), the jaw opened as far as the photo's lips are apart."""
-        lips, jaw_lips = self.model.lips, self.model.lip_deltas[MOVES_INTERIOR.index("jawOpen")]
+    def _place(
+        self, photo_lips: np.ndarray, weights: np.ndarray, identity: np.ndarray | None
+    ) -> None:
+        """Move the interior from where the fit puts it onto the photo's lips `photo_lips`
+        [4, 3] (PHOTO_LIPS, face frame): the model's same points on the fitted person with the
+        fitted expression are scaled by the mouth's width, and the upper incisors are hung
+        `_incisal_display()` below the photo's upper lip at rest, lower by what the fitted
+        expression raised that lip (at most MAX_RAISE)."""
+        points = expression_model()
+        ids = list(PHOTO_LIPS)
+        rest = points.shape(identity)[ids]
+        lips = points.deform(np.asarray(weights, np.float64), points.shape(identity))[ids]
+        raised = np.clip(lips[1, 1] - rest[1, 1], 0, MAX_RAISE)
+        lips[1, 1] = self.model.vertices[self.model.incisor, 1] + _incisal_display() + raised
         width = np.linalg.norm(lips[2, :2] - lips[0, :2])
         scale = np.linalg.norm(photo_lips[2, :2] - photo_lips[0, :2]) / width
         self.scale = float(np.clip(scale, 0.8, 1.25))
+        jaw_lips = points.deltas[JAW, ids]
         self.jaw_gap = float(self.pose.scale * self.scale * (jaw_lips[1, 1] - jaw_lips[3, 1]))
         self.photo_jaw = float(np.clip(self.gap / max(self.jaw_gap, 1e-3), 0, 1))
-        lips = lips + self.photo_jaw * jaw_lips
         self.centre = np.array([(lips[0, 0] + lips[2, 0]) / 2, lips[1, 1], lips[1, 2]])
         anchor = [(photo_lips[0, 0] + photo_lips[2, 0]) / 2, photo_lips[1, 1], photo_lips[1, 2]]
         self.offset = np.asarray(anchor) - self.centre
@@ -257,10 +295,14 @@ def _palette(photo: np.ndarray, points: np.ndarray) -> dict:
 
 
 def _gap(points: np.ndarray) -> float:
-    """Mean inner-lip opening (px) over the middle of the mouth."""
+    """Mean inner-lip opening (px) over the middle of the mouth, measured across the corners'
+    line: lips pushed past each other (a frame that closes the photo's lips further) are
+    closed, 0, not open."""
     upper = points[list(tp.LIPS_INNER[3:8])]
     lower = points[list(tp.LIPS_INNER[13:18])][::-1]
-    return float(np.linalg.norm(upper - lower, axis=1).mean())
+    across = points[tp.MOUTH_CORNERS[1]] - points[tp.MOUTH_CORNERS[0]]
+    down = np.array([-across[1], across[0]]) / max(float(np.linalg.norm(across)), 1e-6)
+    return max(float(((lower - upper) @ down).mean()), 0.0)
 
 
 def _colours(photo: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

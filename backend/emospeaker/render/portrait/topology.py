@@ -17,6 +17,14 @@ LIPS_INNER = (
 LIPS_OUTER = (
     61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146,
 )  # fmt: skip
+# the lower lip's landmark rings, outer (the vermilion border) to inner (the slit), each from
+# image left to right without the corners: the columns line up across the rings
+LOWER_LIP_RINGS = (
+    (146, 91, 181, 84, 17, 314, 405, 321, 375),
+    (77, 90, 180, 85, 16, 315, 404, 320, 307),
+    (96, 89, 179, 86, 15, 316, 403, 319, 325),
+    (95, 88, 178, 87, 14, 317, 402, 318, 324),
+)
 MOUTH_CORNERS = (78, 308)  # inner corners, image left then right
 UPPER_LIP_MID, LOWER_LIP_MID = 13, 14
 CHIN = 152

@@ -237,22 +237,41 @@ ANIMATE_MUTATIONS = [
 ]  # fmt: skip
 
 
-def start_server(log_path: Path) -> tuple[subprocess.Popen, str]:
-    args = ["serve", "--port", "0", "--max-concurrent", "4", "--max-audio-seconds", "5"]
-    args += ["--max-message-mb", "1", "--max-emotion-keys", "1000"]
+FUZZ_SERVER_ARGS = ["--max-concurrent", "4", "--max-audio-seconds", "5", "--max-message-mb", "1",
+                    "--max-emotion-keys", "1000"]  # fmt: skip
+
+
+def start_server(
+    log_path: Path, server_args: list[str] = FUZZ_SERVER_ARGS
+) -> tuple[subprocess.Popen, str]:
+    """`emospeaker serve` on a free loopback port, logging to `log_path`; (process, address)."""
     env = {"PYTHONPATH": str(ROOT / "backend"), "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emospeaker", *args],
+        [sys.executable, "-m", "emospeaker", "serve", "--host", "127.0.0.1", "--port", "0",
+         *server_args],
         stdout=subprocess.PIPE,
         stderr=log_path.open("w"),
         text=True,
         env=env,
-    )
+    )  # fmt: skip
     line = proc.stdout.readline()
     match = re.fullmatch(r"emospeaker serving on (\S+)\n", line)
     if not match:
+        proc.kill()
         raise SystemExit(f"server did not start: {line!r}; see {log_path}")
     return proc, match.group(1)
+
+
+def raw_methods(channel: grpc.Channel) -> dict:
+    """Animate and Render taking and returning raw bytes: requests go out as generated."""
+    return {
+        name: channel.unary_stream(
+            f"/emospeaker.v1.EmoSpeaker/{name}",
+            request_serializer=lambda b: b,
+            response_deserializer=lambda b: b,
+        )
+        for name in ("Animate", "Render")
+    }
 
 
 def rss_mib(pid: int) -> float:
@@ -273,14 +292,7 @@ def main() -> int:
         log_path = Path(tmp) / "server.log"
         proc, address = start_server(log_path)
         channel = grpc.insecure_channel(address, options=[("grpc.max_send_message_length", -1)])
-        methods = {
-            name: channel.unary_stream(
-                f"/emospeaker.v1.EmoSpeaker/{name}",
-                request_serializer=lambda b: b,
-                response_deserializer=lambda b: b,
-            )
-            for name in ("Animate", "Render")
-        }
+        methods = raw_methods(channel)
         gen = Requests(args.seed)
         lock = threading.Lock()
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import collections
 import random
-import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,8 +32,8 @@ sys.path.insert(0, str(ROOT / "backend"))
 
 from emospeaker.channels import ALL_CHANNELS  # noqa: E402
 from emospeaker.wire import emospeaker_pb2 as pb  # noqa: E402
+from fuzz_grpc import raw_methods, rss_mib, start_server  # noqa: E402
 
-HOST = "127.0.0.1"
 MAX_CALLS = 100_000
 WARM_UP_SHARE = 0.2  # of the calls: engine imports, caches and allocator pools fill up
 FLAT_MIB = 25.0  # growth after the warm-up that still counts as flat
@@ -100,29 +98,6 @@ class Mix:
         return "Animate", request.SerializeToString()
 
 
-def start_server(log: Path) -> tuple[subprocess.Popen, str]:
-    env = {"PYTHONPATH": str(ROOT / "backend"), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emospeaker", "serve", "--host", HOST, "--port", "0", *SERVER_ARGS],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-        env=env,
-    )
-    match = re.fullmatch(r"emospeaker serving on (\S+)\n", proc.stdout.readline())
-    if not match:
-        proc.kill()
-        raise SystemExit(f"the server did not start; see {log}")
-    return proc, match.group(1)
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def call(methods: dict, kind: str, method: str, data: bytes) -> str:
     stream = methods[method](data, timeout=60)
     try:
@@ -144,16 +119,9 @@ def main() -> int:
     calls = max(8, min(args.calls, MAX_CALLS))
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc, address = start_server(Path(tmp) / "server.log")
+        proc, address = start_server(Path(tmp) / "server.log", SERVER_ARGS)
         channel = grpc.insecure_channel(address, options=[("grpc.max_send_message_length", -1)])
-        methods = {
-            name: channel.unary_stream(
-                f"/emospeaker.v1.EmoSpeaker/{name}",
-                request_serializer=lambda b: b,
-                response_deserializer=lambda b: b,
-            )
-            for name in ("Animate", "Render")
-        }
+        methods = raw_methods(channel)
         mix = Mix(args.seed)
         counts: collections.Counter[str] = collections.Counter()
         lock = threading.Lock()

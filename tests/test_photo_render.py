@@ -324,3 +324,34 @@ def test_the_lower_lip_keeps_its_thickness_and_colour_when_the_mouth_opens(photo
         return image[mask].astype(float).mean(axis=0)
 
     assert np.abs(band(frame, target) - band(animator.canvas, source)).max() < 20
+
+
+def eye_gaps(points: np.ndarray) -> np.ndarray:
+    """Mean upper-to-lower lid distance of each eye of `points` [478, 2] (tp.EYES order)."""
+    return np.array(
+        [
+            np.linalg.norm(points[list(eye[1:8])] - points[list(eye[9:][::-1])], axis=1).mean()
+            for eye, _ in tp.EYES
+        ]
+    )
+
+
+def test_emotions_move_both_lids_alike_and_partly_and_a_blink_still_shuts(photo):
+    # the matplotlib portrait's fit is asymmetric (one eye wider, its own blink weights): a
+    # symmetric track must still narrow both eyes by about the same share, a quarter blink
+    # must lower the lids about a quarter, and only a full blink may shut them
+    animator = get_renderer("photo").prepare(photo, 512)
+    rest = eye_gaps(animator.source)
+    blinks = [index_of("eyeBlinkLeft"), index_of("eyeBlinkRight")]
+    values = np.zeros((4, len(ALL_CHANNELS)), np.float32)
+    values[1, blinks] = 0.25
+    values[2, blinks] = 0.25  # sad's lids: a quarter blink, looking down, a squint
+    for name in ("eyeLookDownLeft", "eyeLookDownRight", "eyeSquintLeft", "eyeSquintRight"):
+        values[2, index_of(name)] = 0.4
+    values[3, blinks] = 1
+    track = FaceTrack.from_values(values, FPS)
+    open_share = np.array([eye_gaps(t) for t in face_motion(animator.landmarks, track)]) / rest
+    assert np.allclose(open_share[0], 1, atol=0.02)  # a still track: the photo's eyes
+    assert np.allclose(open_share[1], 0.75, atol=0.05)
+    assert np.all(open_share[2] > 0.45) and np.ptp(open_share[2]) < 0.1
+    assert np.all(open_share[3] < 0.05)

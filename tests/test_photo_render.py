@@ -26,6 +26,7 @@ from emospeaker.render import get_renderer
 from emospeaker.render.portrait import topology as tp
 from emospeaker.render.portrait.image import MAX_PORTRAIT_PIXELS, decode_portrait
 from emospeaker.render.portrait.motion import face_channels, face_motion
+from emospeaker.render.portrait.mouth import ENAMEL, _colours, white_balance
 from emospeaker.track import FaceTrack
 
 PORTRAIT = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
@@ -292,6 +293,45 @@ def test_a_closed_mouth_opens_onto_teeth_only_when_the_jaw_drops(photo):
     assert count[0.8] > 40  # the upper incisors, lit
 
 
+@pytest.mark.parametrize(
+    "skin",
+    [(0.86, 0.54, 0.39), (0.45, 0.30, 0.22), (0.62, 0.56, 0.38), (0.93, 0.80, 0.76),
+     (0.70, 0.62, 0.64), (0.55, 0.58, 0.45)],
+    ids=["orange", "dark", "olive", "pale", "cool-lit", "green-cast"],
+)  # fmt: skip
+def test_enamel_is_warm_or_neutral_whatever_the_skin(skin):
+    # the light is estimated from the cheek skin, whose own tone must not dye the teeth: the
+    # enamel is never greener than red nor bluer than green, and stays near ivory
+    enamel = ENAMEL * white_balance(np.array(skin, np.float32))
+    assert enamel[0] >= enamel[1] >= enamel[2]
+    assert (enamel[0] - enamel[2]) / enamel[0] < 0.3
+
+
+def test_mid_speech_enamel_reads_white_in_the_photos_light(photo):
+    # a small opening (jawOpen 0.3, the upper lip lifting as in speech), where all the enamel
+    # is near a lip's shade: the brightest fifth inside the lips (the incisors) is lighter than
+    # the cheek skin and far less coloured (darker and yellower, it read as khaki or green-grey
+    # beside the orange skin)
+    animator = get_renderer("photo").prepare(photo, 512)
+    values = np.zeros((1, len(ALL_CHANNELS)), np.float32)
+    values[0, index_of("jawOpen")] = 0.3
+    values[0, [index_of("mouthUpperUpLeft"), index_of("mouthUpperUpRight")]] = 0.18
+    track = FaceTrack.from_values(values, FPS)
+    target = face_motion(animator.landmarks, track, animator.fit)[0]
+    weights, head = face_channels(animator.fit, track)
+    frame = animator.frame(target, weights[0], head[0])
+    inside = cv2.fillPoly(
+        np.zeros((512, 512), np.uint8), [np.int32(target[list(tp.LIPS_INNER)])], 1
+    )
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)).astype(bool)
+    lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB).astype(float)[inside]
+    enamel = lab[lab[:, 0] >= np.percentile(lab[:, 0], 80)].mean(axis=0)
+    _, skin = _colours(animator.canvas, animator.source)
+    skin = cv2.cvtColor(np.uint8([[np.rint(skin * 255)]]), cv2.COLOR_RGB2LAB)[0, 0].astype(float)
+    assert enamel[0] > skin[0]
+    assert np.hypot(*(enamel[1:] - 128)) < 0.5 * np.hypot(*(skin[1:] - 128))
+
+
 def lower_lip_middle(points: np.ndarray) -> np.ndarray:
     """The middle of the lower lip: its inner edge and, back, its outer edge [10, 2]."""
     return np.concatenate(
@@ -324,3 +364,34 @@ def test_the_lower_lip_keeps_its_thickness_and_colour_when_the_mouth_opens(photo
         return image[mask].astype(float).mean(axis=0)
 
     assert np.abs(band(frame, target) - band(animator.canvas, source)).max() < 20
+
+
+def eye_gaps(points: np.ndarray) -> np.ndarray:
+    """Mean upper-to-lower lid distance of each eye of `points` [478, 2] (tp.EYES order)."""
+    return np.array(
+        [
+            np.linalg.norm(points[list(eye[1:8])] - points[list(eye[9:][::-1])], axis=1).mean()
+            for eye, _ in tp.EYES
+        ]
+    )
+
+
+def test_emotions_move_both_lids_alike_and_partly_and_a_blink_still_shuts(photo):
+    # the matplotlib portrait's fit is asymmetric (one eye wider, its own blink weights): a
+    # symmetric track must still narrow both eyes by about the same share, a quarter blink
+    # must lower the lids about a quarter, and only a full blink may shut them
+    animator = get_renderer("photo").prepare(photo, 512)
+    rest = eye_gaps(animator.source)
+    blinks = [index_of("eyeBlinkLeft"), index_of("eyeBlinkRight")]
+    values = np.zeros((4, len(ALL_CHANNELS)), np.float32)
+    values[1, blinks] = 0.25
+    values[2, blinks] = 0.25  # sad's lids: a quarter blink, looking down, a squint
+    for name in ("eyeLookDownLeft", "eyeLookDownRight", "eyeSquintLeft", "eyeSquintRight"):
+        values[2, index_of(name)] = 0.4
+    values[3, blinks] = 1
+    track = FaceTrack.from_values(values, FPS)
+    open_share = np.array([eye_gaps(t) for t in face_motion(animator.landmarks, track)]) / rest
+    assert np.allclose(open_share[0], 1, atol=0.02)  # a still track: the photo's eyes
+    assert np.allclose(open_share[1], 0.75, atol=0.05)
+    assert np.all(open_share[2] > 0.45) and np.ptp(open_share[2]) < 0.1
+    assert np.all(open_share[3] < 0.05)

@@ -9,8 +9,14 @@ photo's pose. With a still track the landmarks are exactly the detected ones (fo
 mouth).
 
 One calibration: the model's eyeBlink = 1 leaves part of a real eye open (its lids travel a
-fixed distance; photographed eyes, magnified by glasses or wide open, need more), so each eye's
-closure is rescaled to reach shut exactly when the model's full blink would.
+fixed distance; photographed eyes, magnified by glasses or wide open, need more; on the
+matplotlib portrait it closes under half the gap). So the blink alone is redrawn: the upper
+lid sits where every other channel puts it (a squint narrows, a look down lowers the lid, as
+the model says) and the track's blink lowers it from there onto the lower lid, the fraction
+the track asks for (0.25 covers a quarter of the gap, 1 shuts it). Scaling the whole closing
+instead would also magnify the emotions' squints and looks down, by a different factor per
+eye for an asymmetric photo (one eye half shut), and the photo's own blink weight would make
+the track's quarter blink read as closed lids.
 
 And the jaw carries the lower lip as one band. The model's landmark motion for the jaw is where
 MediaPipe sees the lips' contours on the face model's renders: its inner edge slides over the
@@ -33,7 +39,7 @@ from ...track import FaceTrack
 from . import topology as tp
 
 ABSOLUTE = ("jawOpen", "mouthClose")  # set by the track, not added to the photo's
-BLINKS = ("eyeBlinkLeft", "eyeBlinkRight")
+BLINKS = ("eyeBlinkRight", "eyeBlinkLeft")  # the eyes of tp.EYES, in its order
 JAW = ("jawOpen", "jawForward", "jawLeft", "jawRight")  # carry the lower lip as one band
 
 
@@ -52,10 +58,12 @@ def face_motion(landmarks: np.ndarray, track: FaceTrack, fit: FaceFit | None = N
     fit = lower_lip_band(fit or fit_image(landmarks))
     weights, head = face_channels(fit, track)
     targets = fit.landmarks(weights, head)[..., :2]
-    blink = fit.weights.copy()
-    for name in BLINKS:
-        blink[ARKIT_BLENDSHAPES.index(name)] = 1
-    _close_lids(targets, fit.landmarks()[:, :2], fit.landmarks(blink)[:, :2])
+    blinks = [ARKIT_BLENDSHAPES.index(name) for name in BLINKS]
+    unblinked = weights.copy()
+    unblinked[:, blinks] = fit.weights[blinks]  # the photo's own lids, the track's emotion
+    opened = fit.landmarks(unblinked, head)[..., :2]
+    blink = np.clip(track_arrays(track)[0][:, blinks], 0, 1)
+    _blink_lids(targets, opened, blink)
     return targets.astype(np.float32)
 
 
@@ -75,20 +83,14 @@ def lower_lip_band(fit: FaceFit) -> FaceFit:
     )
 
 
-def _close_lids(targets: np.ndarray, photo: np.ndarray, shut: np.ndarray) -> None:
-    """Rescale each eye's closing in `targets` [F, 478, 2] (in place) so that the model's
-    full blink (`shut`, [478, 2]) brings the upper lid onto the lower one."""
-    for eye, _ in tp.EYES:
+def _blink_lids(targets: np.ndarray, opened: np.ndarray, blink: np.ndarray) -> None:
+    """Set each eye's upper lid in `targets` [F, 478, 2] (in place) the fraction `blink`
+    [F, eyes] of the way from its place without the track's blink (`opened`, [F, 478, 2])
+    onto the frame's lower lid (see the module docstring)."""
+    for side, (eye, _) in enumerate(tp.EYES):
         upper, lower = list(eye[1:8]), list(eye[9:][::-1])  # paired outer -> inner
-        gap_photo = _gap(photo[upper], photo[lower])
-        reach = 1 - _gap(shut[upper], shut[lower]) / gap_photo  # what a full blink closes
-        if gap_photo < 1 or reach < 0.1:
-            continue
-        closing = 1 - _gap(targets[:, upper], targets[:, lower]) / gap_photo  # [F]
-        wanted = np.clip(closing / reach, 0, 1)
-        keep = np.where(closing > 0, (1 - wanted) / np.maximum(1 - closing, 1e-3), 1)
-        lids = targets[:, lower] + (targets[:, upper] - targets[:, lower]) * keep[:, None, None]
-        targets[:, upper] = lids
+        keep = (1 - blink[:, side])[:, None, None]
+        targets[:, upper] = targets[:, lower] + (opened[:, upper] - opened[:, lower]) * keep
 
 
 def _gap(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:

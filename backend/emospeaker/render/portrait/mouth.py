@@ -15,9 +15,10 @@ head channels.
 
 Look: Gouraud-shaded vertices (a key light from just above the camera, a specular glint on
 the enamel), darkening with depth behind the lips (the back of the mouth gets little light),
-colours in the photo's light (white balance and brightness from the cheek skin, the cavity's
-colour from the lips). It is drawn only inside the frame's inner-lip contour, shaded near
-the lips' edge, so the photo's lips occlude it.
+colours in the photo's light (brightness from the cheek skin, white balance from its warmth
+only, see `white_balance`; the cavity's colour from the lips). It is drawn only inside the
+frame's inner-lip contour, shaded near the lips' edge towards the cavity's colour, so the
+photo's lips occlude it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ GLOSS = (0.5, 0.15, 0.2, 0.0)  # specular strengths
 REFERENCE_SKIN = np.array([0.80, 0.60, 0.50], np.float32)  # a skin tone in neutral light
 LIGHT = np.array([0.0, 0.25, 1.0], np.float32) / np.sqrt(1.0625)  # camera frame, above the lens
 AMBIENT = 0.45
+# how far the lips darken what is just inside them, towards the cavity's colour (a shadow
+# inside a mouth is lit by the lips and gums around it: dark red, not black); more, and the
+# enamel of a mid-speech opening, all of it near a lip, turns a dull khaki beside the skin
+LIP_SHADE = 0.35
 SHADOW_DEPTH = 0.03  # metres behind the lips over which the light falls off by e
 SUPERSAMPLE = 2  # drawn at this many samples a pixel side, then averaged (anti-aliasing)
 SUPERSAMPLE_UP_TO = 160  # px: wider mouths (full-size portraits) have edges to spare
@@ -237,10 +242,11 @@ class MouthLayer:
         # exactly inside the lips: the stretched inner edge of the photo's lips reads as their
         # wet margin, and covering it would thin the lower lip
         alpha = cv2.GaussianBlur(inside, (3, 3), 0.7) * reveal
-        # the lips shade what is just inside them
+        # the lips shade what is just inside them (LIP_SHADE)
         depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-        shade = 1 - 0.5 * np.exp(-depth / max(0.08 * self.jaw_gap, 1.0))
-        regions.blend(frame, image * shade[..., None] * 255, alpha, box)
+        shade = 1 - LIP_SHADE * np.exp(-depth / max(0.08 * self.jaw_gap, 1.0))
+        image = image * shade[..., None] + self.palette["cavity"] * (1 - shade[..., None])
+        regions.blend(frame, image * 255, alpha, box)
 
     def _render(
         self, weights: np.ndarray, head: np.ndarray | None, motion: np.ndarray | None, box: tuple
@@ -287,11 +293,26 @@ def _palette(photo: np.ndarray, points: np.ndarray) -> dict:
     """The photo's light: white balance (tint) and brightness from the skin, cavity colour
     from the lips."""
     lip, skin = _colours(photo, points)
-    tint = (skin / skin.mean()) / (REFERENCE_SKIN / REFERENCE_SKIN.mean())
-    tint = np.clip(tint / tint.mean(), 0.8, 1.2).astype(np.float32)
     light = float(np.clip(skin.mean() / REFERENCE_SKIN.mean(), 0.5, 1.1))
     cavity = np.clip(lip * 0.22, 0, 1).astype(np.float32)
-    return {"tint": tint, "light": light, "cavity": cavity}
+    return {"tint": white_balance(skin), "light": light, "cavity": cavity}
+
+
+def white_balance(skin: np.ndarray) -> np.ndarray:
+    """The light's colour [3] (mean 1) that the interior takes, from the cheek skin's colour
+    `skin` [3] (RGB 0..1): warm or neutral, never green or blue.
+
+    A skin's colour is its own as much as the light's: an olive, sallow or pale skin under
+    white light, or an orange one under warm light, departs from REFERENCE_SKIN by its tone
+    too, and taking all of that departure as the light dyed the enamel (green-grey beside an
+    olive skin, teal beside a pale one, khaki beside an orange one). Real light lies near the
+    blackbody line, warm to cool, with green about the mean of red and blue; so only the
+    skin's warmth (red over blue) is taken, half of it (the other half is the skin's own tone),
+    at most 10 %, and a cool skin gives neutral light (a bluish enamel never reads as teeth
+    beside skin)."""
+    tint = (skin / skin.mean()) / (REFERENCE_SKIN / REFERENCE_SKIN.mean())
+    warmth = float(np.clip(0.25 * (tint[0] - tint[2]) / tint.mean(), 0, 0.1))
+    return np.array([1 + warmth, 1, 1 - warmth], np.float32)
 
 
 def _gap(points: np.ndarray) -> float:

@@ -452,12 +452,9 @@ def _frames(op: Any, scene: bpy.types.Scene, obj: bpy.types.Object) -> tuple[int
     return exporting.frame_range(scene, obj)
 
 
-class EMOSPEAKER_OT_store_pose(_OnFace, bpy.types.Operator):
-    """Store the face's current shape-key pose as this character's own pose for the chosen
-    emotion at intensity 1 (Generate then uses it instead of the built-in one)"""
+class _OnEmotionPose(_OnFace):
+    """For the pose operators: they act on the emotion chosen in the panel."""
 
-    bl_idname = "emospeaker.store_pose"
-    bl_label = "Store Pose"
     bl_options = {"REGISTER", "UNDO"}
 
     emotion: EnumProperty(items=EMOTION_ITEMS, default="happy", options={"SKIP_SAVE"})
@@ -465,6 +462,14 @@ class EMOSPEAKER_OT_store_pose(_OnFace, bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         self.emotion = context.scene.emospeaker.key_emotion
         return self.execute(context)
+
+
+class EMOSPEAKER_OT_store_pose(_OnEmotionPose, bpy.types.Operator):
+    """Store the face's current shape-key pose as this character's own pose for the chosen
+    emotion at intensity 1 (Generate then uses it instead of the built-in one)"""
+
+    bl_idname = "emospeaker.store_pose"
+    bl_label = "Store Pose"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         obj = _target(context)
@@ -485,19 +490,12 @@ class EMOSPEAKER_OT_store_pose(_OnFace, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class EMOSPEAKER_OT_remove_pose(_OnFace, bpy.types.Operator):
+class EMOSPEAKER_OT_remove_pose(_OnEmotionPose, bpy.types.Operator):
     """Forget this character's own pose for the chosen emotion (the built-in one is used
     again)"""
 
     bl_idname = "emospeaker.remove_pose"
     bl_label = "Remove Pose"
-    bl_options = {"REGISTER", "UNDO"}
-
-    emotion: EnumProperty(items=EMOTION_ITEMS, default="happy", options={"SKIP_SAVE"})
-
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        self.emotion = context.scene.emospeaker.key_emotion
-        return self.execute(context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not poses.remove(_target(context), self.emotion):

@@ -8,6 +8,7 @@ gums, tongue) drawn in the frame's pose and expression, and encode.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ from .portrait.animator import PortraitAnimator
 from .portrait.framing import Framing, choose_face
 from .portrait.motion import face_channels, face_motion
 from .video import write_video
+
+MOTION_BLOCK = 512  # frames whose landmarks are computed together
 
 
 class PhotoRenderer(Renderer):
@@ -41,11 +44,21 @@ class PhotoRenderer(Renderer):
     ) -> Path:
         job = job or Job()
         animator = self.prepare(portrait, size, face_index, job.part(0, 0.05))
-        targets = face_motion(animator.landmarks, track, animator.fit)
-        weights, head = face_channels(animator.fit, track)
-        frames = map(animator.frame, targets, weights, head)
+
+        def frames() -> Iterator[np.ndarray]:
+            # the motion of a block of frames at a time: a long track's landmarks for every
+            # frame at once would take ~56 kB a frame before the first one is drawn
+            values = track.values
+            for start in range(0, track.frames, MOTION_BLOCK):
+                block = FaceTrack.from_values(
+                    values[start : start + MOTION_BLOCK], track.fps, channels=track.channels
+                )
+                targets = face_motion(animator.landmarks, block, animator.fit)
+                weights, head = face_channels(animator.fit, block)
+                yield from map(animator.frame, targets, weights, head)
+
         return write_video(
-            output, frames, track.fps, audio, total=track.frames, job=job.part(0.05, 1)
+            output, frames(), track.fps, audio, total=track.frames, job=job.part(0.05, 1)
         )
 
     def prepare(

@@ -25,7 +25,7 @@ from ..wire import emospeaker_pb2 as pb
 from ..wire import emospeaker_pb2_grpc as pb_grpc
 from . import budget, convert
 from .capabilities import CapabilitiesCache
-from .limits import Limits, Slot, WorkerPool
+from .limits import Busy, Limits, Slot, WorkerPool
 from .log import RequestLog, event
 from .plans import plan_animate, plan_render
 from .status import ShuttingDown, forget_traceback, status_of
@@ -200,19 +200,22 @@ def _guarded(
 ) -> Iterator[Any]:
     """Run a streaming body; map its failure to a status; always write the log line."""
     log = RequestLog(method, context.peer())
+    held_memory = True  # False for refusals before a slot: they parsed nothing
     try:
         yield from body(log)
     except GeneratorExit:  # gRPC closed the stream: the client went away mid-response
         log.fail("CANCELLED", "the client went away")
         raise
     except Exception as exc:
+        held_memory = not isinstance(exc, (Busy, ShuttingDown))
         try:
             _abort(exc, context, log)
         finally:
             forget_traceback(exc)
     finally:
         log.write()
-        if log.status != "OK" and log.fields.get("request_bytes", 0) > COLLECT_AFTER_BYTES:
+        big = log.fields.get("request_bytes", 0) > COLLECT_AFTER_BYTES
+        if held_memory and big and log.status != "OK":
             release_memory()
 
 

@@ -76,3 +76,60 @@ def test_emotion_builders_match_the_timeline():
     for curves in (wc.emotion_curves(rows.tolist()), wc.emotion_curves(rows.ravel().tolist(), 9)):
         request = wc.animate_request(b"x", emotion=curves)
         assert np.array_equal(convert.emotion_from_wire(request), rows)
+
+
+def test_retrying_clients_replay_requests_larger_than_grpcs_default_buffer():
+    """A line's audio is megabytes; gRPC keeps 256 KiB of a call to replay it by default, so
+    a retrying client must raise that or a busy replica's refusal fails the line."""
+    from concurrent import futures
+
+    import grpc
+
+    attempts: list[int] = []
+
+    def animate(request: bytes, context: grpc.ServicerContext):
+        attempts.append(len(request))
+        if len(attempts) == 1:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "draining")
+        yield b"done"
+
+    handler = grpc.method_handlers_generic_handler(
+        wc.SERVICE, {"Animate": grpc.unary_stream_rpc_method_handler(animate)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with wc.Client(f"127.0.0.1:{port}", retry=True, timeout=30) as client:
+            call = client._channel.unary_stream(
+                f"/{wc.SERVICE}/Animate",
+                request_serializer=lambda b: b,
+                response_deserializer=lambda b: b,
+            )
+            assert list(call(bytes(1_000_000))) == [b"done"]
+    finally:
+        server.stop(0)
+    assert attempts == [1_000_000, 1_000_000]
+
+
+def test_a_bad_replica_list_is_an_invalid_server_argument():
+    import pytest
+
+    for address, says in (
+        ("127.0.0.1:1,[::1]:2", "mixes IPv4 and IPv6"),
+        ("127.0.0.1,127.0.0.1:2", "must be HOST:PORT"),
+        ("nohost.invalid:1,127.0.0.1:2", "cannot resolve 'nohost.invalid'"),
+    ):
+        with pytest.raises(wc.InvalidRequest, match=says) as caught:
+            wc.channel_target(address)
+        assert caught.value.field == "server"
+    assert wc.channel_target("127.0.0.1:1, 127.0.0.1:2") == "ipv4:127.0.0.1:1,127.0.0.1:2"
+
+
+def test_cli_names_a_bad_server_list_without_a_traceback(run_cli):
+    from conftest import SAMPLE_AUDIO
+
+    proc = run_cli("animate", SAMPLE_AUDIO, "--server", "127.0.0.1:1,[::1]:2", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "mixes IPv4 and IPv6" in proc.stderr

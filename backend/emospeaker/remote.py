@@ -88,6 +88,15 @@ def animate_remote(
     return track_from_events(events)
 
 
+def connect(address: str, **options: Any) -> Client:
+    """A Client for a `--server` address; one that is malformed or does not resolve is an
+    InputError naming the field `server`, as any other bad argument."""
+    try:
+        return Client(address, **options)
+    except InvalidRequest as exc:
+        raise InputError(str(exc), field="server") from None
+
+
 @contextmanager
 def call_errors(stream: Any, job: Job) -> Iterator[None]:
     """Inside: a server call's failures as the local ones (InputError, Cancelled,

@@ -125,12 +125,11 @@ def _engine_gains(engine: str, gains: dict[str, float]) -> dict[str, str]:
 
 
 def _animate_remote(args: argparse.Namespace, timeline: Any, settings: dict, job: Any) -> Any:
-    from ..client import Client
     from ..errors import InputError
-    from ..remote import animate_remote, remote_request
+    from ..remote import animate_remote, connect, remote_request
 
     if not Path(args.audio).is_file():
         raise InputError(f"{args.audio}: no such audio file", field="audio")
     request = remote_request(args.audio, timeline, **settings)
-    with Client(args.server, token=args.token, tls_root_cert=args.tls_ca, tls=args.tls) as client:
+    with connect(args.server, token=args.token, tls_root_cert=args.tls_ca, tls=args.tls) as client:
         return animate_remote(client, request, job=job, timeout=args.timeout)

@@ -119,11 +119,11 @@ def _run_remote(
     """Lines sent to one server or several replicas (gRPC balances and retries)."""
     from ..batch import process_line, run_batch
     from ..batch.lines import remote_producer
-    from ..client import Client
+    from ..remote import connect
 
     servers = max(1, args.server.count(",") + 1)
     connection = dict(token=args.token, tls_root_cert=args.tls_ca, tls=args.tls, retry=True)
-    with Client(args.server, **connection) as client:
+    with connect(args.server, **connection) as client:
         worker = partial(
             process_line,
             outdir=outdir,

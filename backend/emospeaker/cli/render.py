@@ -126,9 +126,8 @@ def load_motion(
 
 def _render_remote(args: argparse.Namespace, name: str, output: Path, job: Job) -> int:
     """The same render on an `emospeaker serve` backend; the video streams into `output`."""
-    from ..client import Client
     from ..formats import load_track
-    from ..remote import call_errors, remote_request
+    from ..remote import call_errors, connect, remote_request
     from ..server.convert import track_to_wire
     from ..wire import client as wc
 
@@ -148,7 +147,7 @@ def _render_remote(args: argparse.Namespace, name: str, output: Path, job: Job) 
         face_index=args.face,
         **motion,
     )
-    with Client(args.server, token=args.token, tls_root_cert=args.tls_ca, tls=args.tls) as client:
+    with connect(args.server, token=args.token, tls_root_cert=args.tls_ca, tls=args.tls) as client:
         stream = client.render(request, timeout=args.timeout, cancel_event=job.cancel_event)
         with call_errors(stream, job):
             result = stream.save(output, job.progress)

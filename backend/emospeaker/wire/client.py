@@ -69,6 +69,7 @@ SERVICE = "emospeaker.v1.EmoSpeaker"
 # down, before any reply. gRPC retries only what the server sent before replying, so a call
 # the client itself cancels (Ctrl-C, a deadline) is never retried.
 RETRY_CODES = ("UNAVAILABLE", "RESOURCE_EXHAUSTED", "CANCELLED")
+RETRY_BUFFER_BYTES = 64 * 1024 * 1024  # a request this large can still be replayed
 
 
 def service_config(attempts: int = 5) -> str:
@@ -99,15 +100,28 @@ def channel_target(address: str) -> str:
     for part in filter(None, (p.strip() for p in address.split(","))):
         host, sep, port = part.rpartition(":")
         if not sep or not port.isdigit():
-            raise ValueError(f"{part!r} in {address!r} must be HOST:PORT")
+            raise _bad_server(f"{part!r} in {address!r} must be HOST:PORT")
         host = host.strip("[]")
-        for family, _, _, _, sockaddr in socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM):
+        try:
+            infos = socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise _bad_server(f"cannot resolve {host!r} in {address!r}: {exc}") from None
+        for family, _, _, _, sockaddr in infos:
             if family in found and sockaddr[0] not in found[family]:
                 ip = sockaddr[0] if family == socket.AF_INET else f"[{sockaddr[0]}]"
                 found[family].append(f"{ip}:{sockaddr[1]}")
+    if found[socket.AF_INET] and found[socket.AF_INET6]:
+        raise _bad_server(
+            f"{address!r} mixes IPv4 and IPv6 replicas; one gRPC target lists one family: "
+            "give all replicas in one of them (or one DNS name)"
+        )
     if found[socket.AF_INET]:
         return "ipv4:" + ",".join(found[socket.AF_INET])
     return "ipv6:" + ",".join(found[socket.AF_INET6])
+
+
+def _bad_server(message: str) -> InvalidRequest:
+    return InvalidRequest("INVALID_ARGUMENT", message, field="server")
 
 
 class _Stream:
@@ -246,6 +260,11 @@ class Client:
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
         options.append(("grpc.service_config", service_config(5 if retry else 1)))
+        if retry:  # gRPC keeps only 256 KiB of a call to replay it: a line's audio is more
+            options += [
+                ("grpc.per_rpc_retry_buffer_size", RETRY_BUFFER_BYTES),
+                ("grpc.retry_buffer_size", 4 * RETRY_BUFFER_BYTES),
+            ]
         target = channel_target(address)
         if target != address:  # TLS checks the first name given, not an IP
             options.append(("grpc.default_authority", address.split(",")[0].strip()))

@@ -210,3 +210,30 @@ def test_openjd_template_checks_and_runs_each_shard_as_a_task(speech, tmp_path):
     failed = _openjd("run", str(OPENJD_TEMPLATE), *params, cwd=tmp_path)
     assert json.loads(failed.stdout[failed.stdout.index("{") :])["status"] == "error"
     assert [p.name for p in (tmp_path / "out").glob("failures*")] == ["failures.shard-2-of-2.jsonl"]
+
+
+def _dies_on_rows_of_three(row):
+    """A line worker whose process dies outright on rows 3, 6, 9 (picklable: module level)."""
+    import os
+
+    from emospeaker.batch.lines import Outcome
+
+    if row.row % 3 == 0:
+        os._exit(3)
+    time.sleep(0.05)
+    return Outcome(row.row, row.output, "done")
+
+
+def test_a_dying_worker_process_never_stops_the_batch():
+    """Lines keep flowing after worker processes die, each row gets exactly one outcome, and
+    the dying rows are among the failures (old pools' late failures replace no new pool)."""
+    from emospeaker.batch.manifest import BadRow
+    from emospeaker.batch.runner import _outcomes
+
+    rows = [BadRow(n, "", output=f"line{n}") for n in range(1, 13)]
+    outcomes = list(_outcomes(rows, _dies_on_rows_of_three, jobs=3, processes=True))
+    assert sorted(o.row for o in outcomes) == list(range(1, 13))
+    failed = {o.row for o in outcomes if o.status == "failed"}
+    assert {3, 6, 9, 12} <= failed
+    assert any(o.status == "done" for o in outcomes)
+    assert all("worker process failed" in o.error for o in outcomes if o.status == "failed")

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
+    CancelledError,
     Executor,
     Future,
     ProcessPoolExecutor,
@@ -151,21 +152,28 @@ def _outcomes(
             yield worker(row)
         return
     pool = _executor(jobs, processes)
-    pending: dict[Future[Outcome], Line | BadRow] = {}
+    # each line's future, with the pool it runs on: a pool whose worker died fails all its
+    # lines, and only the current pool is replaced when one of them reports it
+    pending: dict[Future[Outcome], tuple[Line | BadRow, Executor]] = {}
     try:
         for row in rows:
-            pending[pool.submit(worker, row)] = row
+            pending[pool.submit(worker, row)] = (row, pool)
             if len(pending) >= jobs:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    yield _result(future, pending.pop(future))
-                if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = _executor(jobs, processes)  # a worker died: start afresh
+                    row_done, origin = pending.pop(future)
+                    yield _result(future, row_done)
+                    if origin is pool and _broke(future):
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = _executor(jobs, processes)  # a worker died: start afresh
         for future in as_completed(list(pending)):
-            yield _result(future, pending.pop(future))
+            yield _result(future, pending.pop(future)[0])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _broke(future: Future[Outcome]) -> bool:
+    return not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
 
 
 def _executor(jobs: int, processes: bool) -> Executor:
@@ -188,7 +196,7 @@ def _start_worker() -> None:
 
 def _result(future: Future[Outcome], row: Line | BadRow) -> Outcome:
     """The worker's Outcome, or a failure if its process died (pocketsphinx is C code)."""
-    error = future.exception()
+    error = CancelledError() if future.cancelled() else future.exception()
     if error is None:
         return future.result()
     output = row.output if isinstance(row, Line) else ""

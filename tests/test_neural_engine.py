@@ -102,3 +102,23 @@ def test_evaluate_reports_lip_sync_au_agreement_and_decoupling(run_cli, checkpoi
     assert 0.0 <= figures["probe_accuracy_low"] <= 1.0
     for row in figures["intensity_response"].values():
         assert row[0] == 0.0 and all(b >= a for a, b in zip(row, row[1:], strict=False))
+
+
+def test_a_retrained_checkpoint_at_the_same_path_changes_the_inputs_checksum(audio, tmp_path):
+    """`emospeaker batch` skips a line whose inputs checksum is unchanged: a model retrained
+    into the same file must change it, though the option (its path) does not."""
+    from emospeaker.api import inputs_checksum, prepare
+
+    cfg = ModelConfig(
+        low_dim=24, mid_dim=32, high_dim=32, head_hidden=32, au_dim=16, code_dim=8,
+        au_names=AU_NAMES, layer_channels=default_layer_channels(),
+    )  # fmt: skip
+    path = tmp_path / "model.pt"
+    sums = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        save_checkpoint(path, EmoSpeakerNet(cfg))
+        engine = neural_engine.NeuralEngine()  # a new process's engine: nothing cached
+        _, request = prepare(audio, engine="neural", options={"checkpoint": str(path)})
+        sums.append(inputs_checksum(engine, request))
+    assert sums[0] != sums[1]

@@ -118,7 +118,7 @@ def inputs_checksum(chosen: Engine, request: EngineInput) -> str:
         "engine": chosen.name,
         "engine_version": chosen.version,
         "emospeaker_version": __version__,
-        "engine_provenance": chosen.provenance(),
+        "engine_provenance": chosen.inputs_fingerprint(request.options),
         "options": dict(request.options),
     }
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())

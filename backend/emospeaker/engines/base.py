@@ -123,6 +123,11 @@ class Engine(ABC):
         """Engine-specific provenance (e.g. a model checksum)."""
         return {}
 
+    def inputs_fingerprint(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """What decides this engine's output beyond its version and resolved `options` (a
+        model file's checksum, say): a batch reruns a line when it changes."""
+        return self.provenance()
+
     @abstractmethod
     def animate(self, request: EngineInput, job: Job) -> FaceTrack:
         """Produce the track; call `job.progress` between steps (it raises on cancel)."""

@@ -96,6 +96,11 @@ class NeuralEngine(Engine):
                 self._models.put(key, cached, model_bytes(cached[0]))
             return cached
 
+    def inputs_fingerprint(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The checkpoint's content, not its name: a retrained file at the same path is new."""
+        _, payload = self.model(options["checkpoint"], options["device"])
+        return {"model_sha256": payload["checksum"]}
+
     def animate(self, request: EngineInput, job: Job) -> FaceTrack:
         job.progress("loading model", 0.0)
         model, payload = self.model(request.options["checkpoint"], request.options["device"])

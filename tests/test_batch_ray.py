@@ -121,3 +121,6 @@ def test_batch_on_two_ray_nodes_matches_the_local_batch(cluster, tmp_path):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
     again = batch("-o", "ray", "--ray", address)
     assert f"0 done, {LINES} already current, 1 failed" in again.stderr
+    # more actors than the cluster's CPUs would wait for ever: refused, naming the field
+    crowded = batch("-o", "ray", "--ray", address, "--jobs", "3")
+    assert crowded.returncode == 2 and "--jobs 3: the Ray cluster has 2 CPUs" in crowded.stderr

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import EmoSpeakerError
+from ..errors import EmoSpeakerError, InputError
 from .lines import Outcome, process_line
 from .manifest import BadRow, Line
 from .runner import Summary, run_batch
@@ -68,7 +68,13 @@ def run_on_ray(
         logging_level=logging.WARNING,
     )
     try:
-        count = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if actors > cpus:  # an actor needs a CPU: the extra ones would wait for ever
+            raise InputError(
+                f"--jobs {actors}: the Ray cluster has {cpus} CPUs, one per actor",
+                field="jobs",
+            )
+        count = actors or cpus
         worker = ray.remote(num_cpus=1, max_restarts=RESTARTS, max_task_retries=RESTARTS)(
             LineWorker
         )

@@ -50,10 +50,31 @@ def ensure(face: bpy.types.Object) -> bpy.types.Object:
     if animdata.action is None or not bake.is_ours(animdata.action):
         action, slot = compat.new_action(f"EmoSpeaker emotion {face.name}", "OBJECT")
         action[bake.MARK] = '{"layer": "emotion keys"}'
+        _adopt_face_keys(face, action, slot)
         animdata.action = action
         if slot is not None:
             animdata.action_slot = slot
     return carrier
+
+
+def _adopt_face_keys(face: bpy.types.Object, action: bpy.types.Action, slot: object) -> None:
+    """Files from before the emotion object keyed the intensities on the face itself: copy
+    those keys into the add-on's new action, or the first new key would hide them all. The
+    face's own action is left as it was (it may be a rig's)."""
+    for old in compat.active_fcurves(face.animation_data):
+        if not old.data_path.startswith("emospeaker."):
+            continue
+        new = compat.new_fcurve(action, slot, old.data_path, old.array_index, GROUP)
+        new.keyframe_points.add(len(old.keyframe_points))
+        for source, copy in zip(old.keyframe_points, new.keyframe_points, strict=True):
+            copy.co = source.co
+            copy.interpolation = source.interpolation
+            copy.handle_left_type, copy.handle_right_type = (
+                source.handle_left_type,
+                source.handle_right_type,
+            )
+            copy.handle_left, copy.handle_right = source.handle_left, source.handle_right
+        new.update()
 
 
 def is_carrier(obj: bpy.types.Object) -> bool:

@@ -581,6 +581,16 @@ def test_clear_bake_restores_and_emotion_keys_stay_out_of_the_rigs_action(
     assert r["curves_nonzero"] and r["curves_same_after_delete"]
 
 
+def test_emotion_keys_of_older_files_survive_the_first_new_key(addon_zip: Path, tmp_path: Path):
+    r = scenario("legacy_emotion_keys", tmp_path, zip=addon_zip)
+    assert r["holder"] == "EmoSpeaker emotion Face"
+    assert max(r["before"]) == pytest.approx(0.9, abs=1e-4)
+    keyed = [0, 49, 99]  # frames 1, 50, 100 (between them the new key reshapes the curve)
+    after, before = (np.take(r[k], keyed) for k in ("after", "before"))
+    assert after == pytest.approx(before, abs=1e-5)  # the old keys still count
+    assert r["face_keys_kept"] >= 1  # and the face's own action is untouched
+
+
 def test_custom_emotion_poses_change_the_generated_track(
     addon_zip: Path, server: dict, tmp_path: Path
 ) -> None:

@@ -810,6 +810,28 @@ def restore_and_emotion_keys(args: dict) -> dict:
     return out
 
 
+def legacy_emotion_keys(args: dict) -> dict:
+    """A file from before the emotion object, with emotion keys on the face itself: the
+    first new key moves them into the add-on's action instead of hiding them."""
+    mod = install(args["zip"])
+    face = make_face(list(mod.arkit.ARKIT_BLENDSHAPES))
+    bpy.context.scene.emospeaker.target = face
+    for frame, value in ((1, 0.0), (50, 0.9), (100, 0.2)):
+        face.emospeaker.happy = value
+        face.keyframe_insert("emospeaker.happy", frame=frame)
+    before = mod.inputs.emotion_curves(face, 1, 100)
+    mod.emotion.key(face, {**dict.fromkeys(mod.arkit.EMOTIONS, 0.0), "sad": 0.7}, 120)
+    after = mod.inputs.emotion_curves(face, 1, 100)
+    happy = list(mod.arkit.EMOTIONS).index("happy")
+    return {
+        "holder": mod.emotion.holder(face).name,
+        "before": before[:, happy].tolist(),
+        "after": after[:, happy].tolist(),
+        "face_keys_kept": len(face.animation_data.action is not None
+                              and list(mod.compat.active_fcurves(face.animation_data))),
+    }  # fmt: skip
+
+
 def custom_poses(args: dict) -> dict:
     """Generate with the built-in happy, then with the character's own sculpted happy pose
     and gains; export and import of the poses."""

@@ -122,3 +122,33 @@ def test_a_retrained_checkpoint_at_the_same_path_changes_the_inputs_checksum(aud
         _, request = prepare(audio, engine="neural", options={"checkpoint": str(path)})
         sums.append(inputs_checksum(engine, request))
     assert sums[0] != sums[1]
+
+
+def test_a_cached_model_is_served_while_another_model_loads(checkpoint, monkeypatch):
+    """Loading one checkpoint (up to 2 GB, seconds) must not hold up calls whose model is
+    already in memory: they keep worker slots while they wait."""
+    import threading
+
+    engine = neural_engine.NeuralEngine()
+    engine.model(str(checkpoint), "cpu")  # cached
+    release, started = threading.Event(), threading.Event()
+    real_load = neural_engine._load
+
+    def slow_load(path: str, device: str):
+        started.set()
+        release.wait(30)
+        return real_load(path, device)
+
+    monkeypatch.setattr(neural_engine, "_load", slow_load)
+    other = checkpoint.with_name("other.pt")
+    other.write_bytes(checkpoint.read_bytes())
+    loader = threading.Thread(target=engine.model, args=(str(other), "cpu"))
+    loader.start()
+    assert started.wait(30)
+    served = threading.Thread(target=engine.model, args=(str(checkpoint), "cpu"))
+    served.start()
+    served.join(10)
+    blocked = served.is_alive()
+    release.set()
+    loader.join(30)
+    assert not blocked

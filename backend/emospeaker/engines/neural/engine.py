@@ -56,7 +56,8 @@ class NeuralEngine(Engine):
 
     def __init__(self) -> None:
         self._models = ModelCache(MODEL_CACHE_COUNT, MODEL_CACHE_BYTES)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the cache and the table of loading locks
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
 
     def remote_options(
         self, given: Mapping[str, str], checkpoint_dir: Path | None = None
@@ -88,12 +89,21 @@ class NeuralEngine(Engine):
         path = (
             str(Path(checkpoint).expanduser().resolve()) if checkpoint else str(DEFAULT_CHECKPOINT)
         )
+        key = (path, device)
         with self._lock:
-            key = (path, device)
             cached = self._models.get(key)
+            if cached is not None:
+                return cached
+            loading = self._loading.setdefault(key, threading.Lock())
+        # one load per model at a time; calls for models already cached never wait for it
+        with loading:
+            with self._lock:
+                cached = self._models.get(key)
             if cached is None:
                 cached = _load(path, device)
-                self._models.put(key, cached, model_bytes(cached[0]))
+                with self._lock:
+                    self._models.put(key, cached, model_bytes(cached[0]))
+                    self._loading.pop(key, None)
             return cached
 
     def inputs_fingerprint(self, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -371,3 +371,20 @@ def test_the_video_container_follows_the_extension(tmp_path, suffix, container):
 def test_the_server_still_serves_after_all_this(client):
     assert client.animate_track(wc.animate_request(pcm(), emotion={"happy": 1})).frames == 15
     assert len(EMOTIONS) == 8
+
+
+def test_the_sweep_trusts_a_folders_lock_over_its_process_id(tmp_path):
+    """Servers in other containers sharing /tmp have process ids this one cannot see: a
+    folder whose lock is held is in use, whatever the id in its name says."""
+    import os
+
+    from emospeaker.server.app import WORKDIR_PREFIX, lock_workdir, sweep_stale_workdirs
+
+    live = tmp_path / f"{WORKDIR_PREFIX}999999999-abc"  # an id no process here has
+    live.mkdir()
+    fd = lock_workdir(live)
+    try:
+        assert sweep_stale_workdirs(tmp_path) == [] and live.is_dir()
+    finally:
+        os.close(fd)  # its server is gone: the kernel drops the lock
+    assert sweep_stale_workdirs(tmp_path) == [live] and not live.exists()

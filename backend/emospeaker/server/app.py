@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import shutil
@@ -26,6 +27,7 @@ from .servicer import SERVICE, Servicer, service_handler
 
 LIGHT_THREADS = 8  # for capabilities, health, reflection and quick refusals while all work
 WORKDIR_PREFIX = "emospeaker-serve-"  # + pid: one per server process, swept when it is dead
+LOCK_FILE = ".server.lock"  # held (flock) by the running server that owns the folder
 
 
 @dataclass
@@ -89,15 +91,41 @@ def exposure_warning(config: ServerConfig) -> str | None:
 
 
 def sweep_stale_workdirs(root: Path | None = None) -> list[Path]:
-    """Remove the work folders of servers that no longer run (killed, so never cleaned up);
-    a folder's name carries its server's process id. Returns what was removed."""
+    """Remove the work folders of servers that no longer run (killed, so never cleaned up).
+    A running server holds a lock on its folder's LOCK_FILE, which the kernel drops when the
+    process dies, so this holds across containers sharing /tmp (process ids do not); a folder
+    without one falls back to the process id in its name. Returns what was removed."""
     removed = []
     for path in Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):
-        pid = path.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if _abandoned(path):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def lock_workdir(path: Path) -> int:
+    """Hold `path`'s lock for as long as this process runs (or until the fd is closed)."""
+    fd = os.open(path / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _abandoned(path: Path) -> bool:
+    lock = path / LOCK_FILE
+    if lock.exists():
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its server runs
+            return False
+        finally:
+            os.close(fd)
+        return True
+    pid = path.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+    return pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))
 
 
 def _alive(pid: int) -> bool:
@@ -173,6 +201,7 @@ class Server:
     def start(self) -> None:
         swept = sweep_stale_workdirs()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+        self._workdir_lock = lock_workdir(self.workdir)
         self.servicer.workdir = self.workdir
         self._grpc.start()
         for name in ("", SERVICE):
@@ -209,6 +238,7 @@ class Server:
             self.pool.shutdown()
             if self.workdir is not None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+                os.close(self._workdir_lock)
             log.event("stop")
             done.set()
 

@@ -106,7 +106,7 @@ def test_sigterm_lets_running_calls_finish_and_refuses_new_ones():
     assert isinstance(next(events), pb.Progress)
     started = time.monotonic()
     served.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    _wait_until_not_serving(served.address)  # the signal handled, however loaded the machine
     with wc.Client(served.address, timeout=5) as late:
         with pytest.raises(wc.ServerUnavailable):
             late.animate_track(audio)
@@ -118,6 +118,16 @@ def test_sigterm_lets_running_calls_finish_and_refuses_new_ones():
     assert code == 0 and time.monotonic() - started < 10
     assert '"event": "drain", "running": 1' in err
     client.close()
+
+
+def _wait_until_not_serving(address: str, seconds: float = 20) -> None:
+    with grpc.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service="")
+        deadline = time.monotonic() + seconds
+        while health.Check(request, timeout=5).status != health_pb2.HealthCheckResponse.NOT_SERVING:
+            assert time.monotonic() < deadline, "the server never started draining"
+            time.sleep(0.02)
 
 
 def test_refuses_a_public_address_without_token_or_tls(run_cli):

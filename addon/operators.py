@@ -518,8 +518,7 @@ class EMOSPEAKER_OT_export_poses(_OnFace, bpy.types.Operator, ExportHelper):
         path = bpy.path.ensure_ext(self.filepath, ".json")
         text = poses.to_json(_target(context))
         try:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
+            tracks.write_atomically(Path(path), lambda handle: handle.write(text))
         except OSError as exc:
             self.report({"ERROR"}, f"cannot write {path}: {exc.strerror or exc}")
             return {"CANCELLED"}

@@ -230,14 +230,19 @@ def save(track: Track, path: str | os.PathLike[str]) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
         raise ValueError(f"{path}: unknown track format {suffix!r}; use .json or .csv")
+    if suffix == ".json":
+        return write_atomically(path, lambda handle: handle.write(to_json(track)))
+    return write_atomically(path, lambda handle: write_livelink_csv(track, handle))
+
+
+def write_atomically(path: Path, write: Callable[[Any], Any]) -> Path:
+    """Call `write(text handle)` on a hidden file beside `path`, then rename it into place:
+    a failure leaves neither a partial file nor anything at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            if suffix == ".json":
-                handle.write(to_json(track))
-            else:
-                write_livelink_csv(track, handle)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            write(handle)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

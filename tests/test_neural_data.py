@@ -17,8 +17,8 @@ from emospeaker.track import FaceTrack, frame_count
 from emospeaker.train.au import AU_NAMES, aus_from_curves, aus_from_values
 from emospeaker.train.config import DataConfig
 from emospeaker.train.corpus import Corpus
-from emospeaker.train.data import CropStream, crop
-from emospeaker.train.mead import find_videos
+from emospeaker.train.data import CropStream, crop, mix_clips
+from emospeaker.train.mead import find_flat_videos, find_videos
 from neural_toy import make_toy_corpus
 
 
@@ -137,28 +137,40 @@ def test_mead_layout_is_parsed_and_checked(tmp_path):
         find_videos(tmp_path / "M003" / "video")
 
 
-def test_mead_videos_become_fitted_clips(tmp_path):
-    """Real MediaPipe tracking and face fitting on two tiny MEAD-layout videos."""
+def write_talking_video(path, speech, with_audio: bool = True) -> None:
+    """A still portrait (Grace Hopper) as a 25 fps video of `speech`'s length."""
     import matplotlib
-    import soundfile
     from PIL import Image
 
     from emospeaker.audio import Audio
     from emospeaker.render.video import write_video
-    from emospeaker.speech import synthesize
-    from emospeaker.train.mead import build_mead_corpus
 
     photo = f"{matplotlib.get_data_path()}/sample_data/grace_hopper.jpg"
     photo = np.asarray(Image.open(photo).convert("RGB"))[::2, ::2].copy()  # 300 x 256
-    speech = synthesize("Hello there.", "en-us").audio
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = int(np.ceil(speech.duration * 25))
+    write_video(path, (photo for _ in range(frames)), Fraction(25),
+                Audio(speech.samples) if with_audio else None)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def speech():
+    from emospeaker.speech import synthesize
+
+    return synthesize("Hello there.", "en-us").audio
+
+
+def test_mead_videos_become_fitted_clips(tmp_path, speech):
+    """Real MediaPipe tracking and face fitting on two tiny MEAD-layout videos."""
+    import soundfile
+
+    from emospeaker.train.mead import build_mead_corpus
+
     root = tmp_path / "mead"
     for emotion, level, utterance, with_audio in (("neutral", 1, "001", True),
                                                   ("happy", 2, "010", False)):  # fmt: skip
         video = root / "S01" / "video" / "front" / emotion / f"level_{level}" / f"{utterance}.mp4"
-        video.parent.mkdir(parents=True)
-        frames = int(np.ceil(speech.duration * 25))
-        write_video(video, (photo for _ in range(frames)), Fraction(25),
-                    Audio(speech.samples) if with_audio else None)  # fmt: skip
+        write_talking_video(video, speech, with_audio)
         if not with_audio:  # MEAD's separate audio folder
             sound = root / "S01" / "audio" / emotion / f"level_{level}" / f"{utterance}.wav"
             sound.parent.mkdir(parents=True)
@@ -175,6 +187,37 @@ def test_mead_videos_become_fitted_clips(tmp_path):
     assert happy.aus.shape == (happy.frames, len(AU_NAMES)) and happy.fps == 25
     assert abs(len(happy.audio) / 16000 - speech.duration) < 0.05
     assert (tmp_path / "corpus" / "neutral" / "S01.npy").is_file()
+
+
+def test_a_folder_of_clips_becomes_a_corpus_of_one_emotion(tmp_path, speech, run_cli):
+    """`corpus videos`: each clip against its own rest, held out by name, as the CLI runs it."""
+    for name in ("grid_a.mp4", "grid_b.mp4", "other.mp4"):
+        write_talking_video(tmp_path / "clips" / name, speech)
+    out = tmp_path / "corpus"
+    run_cli("corpus", "videos", str(tmp_path / "clips"), str(out), "--match", "grid_*",
+            "--val-match", "*_b.mp4", "--quiet")  # fmt: skip
+    clips = {c.id: c for c in Corpus(out).load()}
+    assert sorted(clips) == ["grid_a", "grid_b"]
+    assert clips["grid_a"].split == "train" and clips["grid_b"].split == "val"
+    assert clips["grid_a"].emotion == "neutral"
+    assert clips["grid_a"].intensity == pytest.approx(1 / 3)
+    assert set(clips["grid_a"].layers) == {"combined"}
+    assert not (out / "neutral").exists()  # no speaker neutral: each clip's own rest
+    with pytest.raises(InputError, match="no videos match 'nothing\\*'"):
+        find_flat_videos(tmp_path / "clips", "nothing*")
+    with pytest.raises(InputError, match="emotion 'bored' is not one of neutral"):
+        find_flat_videos(tmp_path / "clips", emotion="bored")
+
+
+def test_mixed_corpora_supply_their_shares_of_the_crops(tmp_path):
+    corpus = Corpus(make_toy_corpus(tmp_path / "big", clips=40))
+    big, small = corpus.load("train"), corpus.load("train")[:4]
+    mixed = mix_clips([big, small], (0.75, 0.25))
+    from_small = sum(c is s for c in mixed for s in small)
+    assert len(big) == 35 and 0.2 < from_small / len(mixed) < 0.3
+    assert mix_clips([big, small]) == big + small
+    with pytest.raises(InputError, match="one positive share per corpus"):
+        mix_clips([big, small], (1.0,))
 
 
 def test_corpus_targets_are_what_the_default_engine_makes_from_those_phones(monkeypatch):

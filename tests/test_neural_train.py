@@ -6,16 +6,22 @@ import csv
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import cli_env
+from emospeaker.channels import index_of
 from emospeaker.engines.neural.checkpoint import load_model, read_checkpoint
+from emospeaker.engines.neural.losses import compute_losses
 from emospeaker.errors import InputError
 from emospeaker.train.config import load_config
-from emospeaker.train.loop import train
+from emospeaker.train.corpus import Corpus, CorpusWriter
+from emospeaker.train.data import collate, crop
+from emospeaker.train.loop import build_model, train
+from neural_toy import AU_NAMES as TOY_AUS
 from neural_toy import make_toy_corpus
 
 TINY = """
@@ -134,3 +140,57 @@ def test_ddp_step_with_two_cpu_processes(tmp_path, toy_corpus):
     model, payload = load_model(tmp_path / "run" / "model.pt")
     assert payload["info"]["step"] == 4
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def video_corpus(root: Path, toy: Path) -> Path:
+    """The toy clips as a video fit sees them: one `combined` track, brows moving besides."""
+    writer = CorpusWriter(root, TOY_AUS, {"source": "toy-video"})
+    for clip in Corpus(toy).load():
+        combined = clip.layers["lips"] + clip.layers["emotion"] + clip.layers["head"]
+        combined[:, index_of("browInnerUp")] = 0.3
+        writer.add(replace(clip, id=f"v{clip.id}", layers={"combined": combined}))
+    writer.finish()
+    return root
+
+
+def test_combined_upper_zero_learns_only_the_mouth_from_video_fits(tmp_path, toy_corpus):
+    cfg = load_config(write_config(tmp_path, toy_corpus, steps=1))
+    corpus = Corpus(video_corpus(tmp_path / "video", toy_corpus))
+    clips = corpus.load()[:4]
+    torch.manual_seed(0)
+    model = build_model(cfg, Corpus(toy_corpus), Corpus(toy_corpus).load())
+    model.eval()
+    batch = collate([crop(c, 0, c.frames, 0.3) for c in clips])
+    still = {**batch, "combined": batch["combined"].clone()}
+    still["combined"][..., index_of("browInnerUp")] = 0.0
+    with torch.no_grad():
+        for upper, same in ((0.0, True), (1.0, False)):
+            weights = replace(cfg.loss, combined_upper=upper)
+            a = compute_losses(model, batch, weights)["combined"]
+            b = compute_losses(model, still, weights)["combined"]
+            assert bool(torch.isclose(a, b)) is same, (upper, float(a), float(b))
+
+
+def test_training_mixes_a_synthetic_and_a_video_corpus(tmp_path, toy_corpus):
+    video = video_corpus(tmp_path / "video", toy_corpus)
+    path = write_config(tmp_path, toy_corpus, steps=20)
+    cfg = load_config(
+        path, [f"data.corpus={[str(toy_corpus), str(video)]}", "data.shares=(0.5, 0.5)"]
+    )
+    final = train(cfg)
+    rows = read_log(tmp_path / "run" / "log.csv")
+    assert float(rows[-1]["combined"]) > 0 and float(rows[-1]["lips"]) > 0
+    info = read_checkpoint(final)["info"]
+    assert info["corpus"]["source"] == "toy" and info["mixed_with"][0]["source"] == "toy-video"
+    with pytest.raises(InputError, match="one positive share per corpus"):
+        train(load_config(path, [f"data.corpus={[str(toy_corpus), str(video)]}",
+                                 "data.shares=(1.0,)"]))  # fmt: skip
+    with pytest.raises(InputError, match="corpus must be a string or a list of strings"):
+        load_config(path, ["data.corpus=[]"])
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.toml")))
+def test_every_shipped_config_loads(path):
+    cfg = load_config(path)
+    assert cfg.data.corpora and cfg.train.steps > 0
+    assert len(cfg.data.shares) in (0, len(cfg.data.corpora))

@@ -1,4 +1,4 @@
-"""`emospeaker corpus synth|mead`: build a training corpus for the neural engine."""
+"""`emospeaker corpus synth|mead|videos`: build a training corpus for the neural engine."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(run=run_synth)
     register_mead(kinds)
+    register_videos(kinds)
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -66,21 +67,48 @@ def register_mead(kinds: argparse._SubParsersAction) -> None:
 
 def run_mead(args: argparse.Namespace) -> int:
     from ..train.mead import build_mead_corpus
-    from .common import progress_bar
 
     speakers = tuple(s.strip() for s in args.val_speakers.split(",") if s.strip())
+    return _build_videos(args, build_mead_corpus, val_speakers=speakers, limit=args.limit)
+
+
+def _build_videos(args: argparse.Namespace, build, **settings) -> int:
+    """Run a video-corpus builder with the common arguments, a progress bar and a summary."""
+    from .common import progress_bar
+
     command = shlex.join(["emospeaker", *sys.argv[1:]]) if sys.argv else ""
     with progress_bar("corpus", args.quiet) as job:
-        manifest, skipped = build_mead_corpus(
-            args.root,
-            args.out,
-            levels=args.levels,
-            val_speakers=speakers,
-            workers=args.workers,
-            limit=args.limit,
-            command=command,
-            job=job,
-        )
+        manifest, skipped = build(
+            args.root, args.out, levels=args.levels, workers=args.workers, command=command,
+            job=job, **settings,
+        )  # fmt: skip
     if not args.quiet:
         print(f"wrote {manifest} ({len(skipped)} videos skipped)", file=sys.stderr)
     return 0
+
+
+def register_videos(kinds: argparse._SubParsersAction) -> None:
+    v = kinds.add_parser(
+        "videos",
+        help="a folder of talking-head clips of one emotion -> FaceTrack targets and AUs",
+        description="Preprocess ROOT/<match> videos (e.g. neutral read speech) with MediaPipe "
+        "face mesh and the face model's video fit, each against its own resting face, as "
+        "`emospeaker capture` does. A rerun skips finished videos.",
+    )
+    v.add_argument("root", help="folder of videos with their audio")
+    v.add_argument("out", help="corpus folder (created)")
+    v.add_argument("--match", default="*.mp4", help="file-name pattern (default *.mp4)")
+    v.add_argument("--emotion", default="neutral", help="the clips' emotion (default neutral)")
+    v.add_argument("--level", type=int, default=1, help="its level, of --levels (default 1)")
+    v.add_argument("--levels", type=int, default=3, help="trained intensity levels (default 3)")
+    v.add_argument("--val-match", default="", help="file-name pattern of held-out clips")
+    v.add_argument("--workers", type=int, default=1, help="parallel processes")
+    v.add_argument("-q", "--quiet", action="store_true")
+    v.set_defaults(run=run_videos)
+
+
+def run_videos(args: argparse.Namespace) -> int:
+    from ..train.mead import build_flat_corpus
+
+    return _build_videos(args, build_flat_corpus, match=args.match, emotion=args.emotion,
+                         level=args.level, val_match=args.val_match)  # fmt: skip

@@ -24,12 +24,17 @@ from ..errors import InputError
 
 @dataclass
 class DataConfig:
-    corpus: str = "data/synthetic"
+    corpus: str | list[str] = "data/synthetic"  # one corpus, or several mixed by `shares`
+    shares: tuple[float, ...] = ()  # each corpus's share of the training crops; () = by clips
     crop_seconds: float = 2.4
     context_seconds: float = 0.3  # audio beyond the crop on each side, for the encoders
     augment: bool = True
     noise_snr_db: tuple[float, float] = (5.0, 40.0)
     gain_db: tuple[float, float] = (-9.0, 6.0)
+
+    @property
+    def corpora(self) -> list[str]:
+        return [self.corpus] if isinstance(self.corpus, str) else list(self.corpus)
 
 
 @dataclass
@@ -90,6 +95,10 @@ def _build(cls: type, values: dict[str, Any], section: str) -> Any:
         default = getattr(cls(), key)
         if isinstance(default, tuple):
             value = tuple(value)
+        elif "list[str]" in str(known[key].type) and isinstance(value, list):
+            if not value or not all(isinstance(v, str) for v in value):
+                raise InputError(f"[{section}] {key} must be a string or a list of strings",
+                                 field=f"{section}.{key}")  # fmt: skip
         elif isinstance(default, float) and isinstance(value, int):
             value = float(value)
         elif type(default) is not type(value):

@@ -18,6 +18,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..audio import SAMPLE_RATE, padded_slice
 from ..emotion import EMOTION_INDEX
+from ..errors import InputError
 from .config import DataConfig
 from .corpus import Clip, constant_curves
 
@@ -52,6 +53,25 @@ def crop(clip: Clip, start: int, frames: int, context: float) -> dict[str, Any]:
             else np.zeros((frames, next(iter(clip.layers.values())).shape[1]), np.float32)
         )
     return item
+
+
+def mix_clips(groups: list[list[Clip]], shares: tuple[float, ...] = ()) -> list[Clip]:
+    """One training list in which group i supplies about shares[i] of the crops: smaller
+    groups' clips are repeated (each crop still starts at random within its clip). Without
+    shares every clip counts once."""
+    if not shares:
+        return [clip for group in groups for clip in group]
+    if len(shares) != len(groups) or min(shares) <= 0:
+        raise InputError(
+            f"[data] shares {list(shares)}: give one positive share per corpus ({len(groups)})",
+            field="data.shares",
+        )
+    unit = max(len(group) / share for group, share in zip(groups, shares, strict=True))
+    return [
+        clip
+        for group, share in zip(groups, shares, strict=True)
+        for clip in group * max(1, round(unit * share / len(group)))
+    ]
 
 
 def reverb(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:

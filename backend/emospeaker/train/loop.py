@@ -37,7 +37,7 @@ from ..engines.neural.model import EmoSpeakerNet, ModelConfig, default_layer_cha
 from ..errors import InputError
 from .config import Config
 from .corpus import Clip, Corpus
-from .data import CropStream, collate, crop
+from .data import CropStream, collate, crop, mix_clips
 
 LOG_TERMS = (
     "total", "lips", "emotion", "head", "combined",
@@ -146,6 +146,25 @@ def mel_statistics(model: EmoSpeakerNet, clips: list[Clip], limit: int = 200) ->
     model.front.std.copy_((squares / count - mean.square()).clamp(min=1e-4).sqrt().float())
 
 
+def open_corpora(cfg: Config) -> tuple[list[Corpus], list[Clip], list[Clip]]:
+    """(corpora, mixed training clips, validation clips) for `[data] corpus` and `shares`.
+    A corpus without a val split lends its first twentieth of training clips."""
+    corpora = [Corpus(cfg.path(path)) for path in cfg.data.corpora]
+    for other in corpora[1:]:
+        if other.au_names != corpora[0].au_names:
+            raise InputError(
+                f"{other.root}: its Action Units differ from {corpora[0].root}'s; build both "
+                "corpora with this version of emospeaker",
+                field="data.corpus",
+            )
+    groups, val = [], []
+    for corpus in corpora:
+        train_clips = corpus.load("train")
+        groups.append(train_clips)
+        val += corpus.load("val") or train_clips[: max(1, len(train_clips) // 20)]
+    return corpora, mix_clips(groups, cfg.data.shares), val
+
+
 def build_model(cfg: Config, corpus: Corpus, clips: list[Clip]) -> EmoSpeakerNet:
     layered = [c for c in clips if c.has_layers]
     channels = corpus.layer_channels(layered) if layered else default_layer_channels()
@@ -250,10 +269,8 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
     torch.manual_seed(t.seed)
     np.random.seed(t.seed)
     out = cfg.path(t.out)
-    corpus = Corpus(cfg.path(cfg.data.corpus))
-    train_clips = corpus.load("train")
-    val_clips = corpus.load("val") or train_clips[: max(1, len(train_clips) // 20)]
-    model = build_model(cfg, corpus, train_clips).to(env.device)
+    corpora, train_clips, val_clips = open_corpora(cfg)
+    model = build_model(cfg, corpora[0], train_clips).to(env.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     autocast, scaler = autocast_for(t.amp, env.device)
     last = out / "last.pt"
@@ -308,14 +325,14 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
             state = {"optimizer": optimizer.state_dict(), "step": step}
             if scaler is not None:
                 state["scaler"] = scaler.state_dict()
-            save_checkpoint(last, model, info=_info(cfg, corpus, step), train_state=state)
+            save_checkpoint(last, model, info=_info(cfg, corpora, step), train_state=state)
         if env.main and t.snapshot_every and step % t.snapshot_every == 0:
-            save_checkpoint(out / f"step_{step:06d}.pt", model, info=_info(cfg, corpus, step))
+            save_checkpoint(out / f"step_{step:06d}.pt", model, info=_info(cfg, corpora, step))
         if step % t.checkpoint_every == 0 or step % t.eval_every == 0:
             env.barrier()
     final = out / "model.pt"
     if env.main:
-        info = _info(cfg, corpus, step)
+        info = _info(cfg, corpora, step)
         info["train_seconds"] = round(time.perf_counter() - started, 1)
         info["val"] = last_val or validate(model, val_clips, cfg, env.device)
         save_checkpoint(final, model, info=info)
@@ -323,14 +340,15 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
     return final
 
 
-def _info(cfg: Config, corpus: Corpus, step: int) -> dict[str, Any]:
+def _info(cfg: Config, corpora: list[Corpus], step: int) -> dict[str, Any]:
     skip = ("clips", "au_names", "channels")
-    generator = {k: v for k, v in corpus.manifest.items() if k not in skip}
+    generators = [{k: v for k, v in c.manifest.items() if k not in skip} for c in corpora]
     return {
         "step": step,
         "train_config": cfg.to_dict(),
-        "corpus": generator,
-        "corpus_clips": len(corpus.entries()),
+        "corpus": generators[0],
+        "mixed_with": generators[1:],
+        "corpus_clips": sum(len(c.entries()) for c in corpora),
         "emospeaker_version": __version__,
         "torch_version": torch.__version__,
         "python": platform.python_version(),

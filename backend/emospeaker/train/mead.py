@@ -1,4 +1,8 @@
-"""MEAD-layout video data -> a training corpus (FaceTrack targets and AUs), cached.
+"""Talking-head videos -> a training corpus (FaceTrack targets and AUs), cached.
+
+Two layouts: MEAD's (below), and a flat folder of clips of one emotion (`find_flat_videos`,
+e.g. neutral read speech such as GRID), whose clips are fitted against their own resting face
+as `emospeaker capture` does.
 
 Layout (as MEAD ships it; any dataset arranged the same way works):
 
@@ -30,7 +34,8 @@ import re
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +66,16 @@ class MeadItem:
     emotion: str
     level: int
     utterance: str
+    val: bool = False  # held out for validation
+    name: str = ""  # the clip's id when not made of the MEAD fields
 
     @property
     def id(self) -> str:
-        return f"{self.speaker}_{self.emotion}_{self.level}_{self.utterance}"
+        return self.name or f"{self.speaker}_{self.emotion}_{self.level}_{self.utterance}"
+
+    @property
+    def number(self) -> int:
+        return int(re.sub(r"\D", "", self.utterance) or 0)
 
 
 def find_videos(root: str | Path, view: str = "front") -> list[MeadItem]:
@@ -86,6 +97,24 @@ def find_videos(root: str | Path, view: str = "front") -> list[MeadItem]:
             "level_<n>/<NNN>.mp4",
             field="root",
         )
+    return items
+
+
+def find_flat_videos(
+    root: str | Path, match: str = "*.mp4", emotion: str = "neutral", level: int = 1
+) -> list[MeadItem]:
+    """Every ROOT/<match> video as a clip of one `emotion` at one `level`; each is its own
+    speaker (fitted against its own rest), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder", field="root")
+    if emotion not in EMOTIONS:
+        raise InputError(
+            f"emotion {emotion!r} is not one of {', '.join(EMOTIONS)}", field="emotion"
+        )
+    items = [MeadItem(p, p.stem, emotion, level, "", name=p.stem) for p in sorted(root.glob(match))]
+    if not items:
+        raise InputError(f"{root}: no videos match {match!r}", field="match")
     return items
 
 
@@ -135,7 +164,6 @@ def process_video(
     item: MeadItem,
     root: Path,
     levels: int,
-    val_speakers: frozenset[str],
     neutral: np.ndarray | None,
 ) -> Clip:
     """One MEAD video -> a corpus clip (see the module docstring)."""
@@ -151,8 +179,6 @@ def process_video(
     head = [index_of(c) for c in HEAD_CHANNELS]
     values[:, head] -= np.median(values[:, head], axis=0)
     audio = load_audio(audio_path(item, root), max_seconds=600)
-    utterance_number = int(re.sub(r"\D", "", item.utterance) or 0)
-    held_out = item.speaker in val_speakers or (not val_speakers and utterance_number % 10 == 0)
     return Clip(
         id=item.id,
         audio=audio.samples,
@@ -163,11 +189,11 @@ def process_video(
         intensity=min(item.level, levels) / levels,
         level=item.level,
         speaker=item.speaker,
-        split="val" if held_out else "train",
+        split="val" if item.val else "train",
     )
 
 
-def _process(args: tuple[MeadItem, Path, int, frozenset[str], np.ndarray | None]) -> Clip | str:
+def _process(args: tuple[MeadItem, Path, int, np.ndarray | None]) -> Clip | str:
     try:
         return process_video(*args)
     except (EmoSpeakerError, av.FFmpegError, ValueError) as exc:
@@ -188,25 +214,73 @@ def build_mead_corpus(
     """Preprocess every MEAD video under `root` into the corpus `out`.
 
     Returns (manifest path, messages of skipped videos)."""
+    held = set(val_speakers)
+    items = [
+        replace(item, val=item.speaker in held if held else item.number % 10 == 0)
+        for item in find_videos(root)[: limit or None]
+    ]
+    info = {"source": "mead", "val_speakers": list(val_speakers)}
+    return build_video_corpus(
+        items, root, out, info, levels=levels, workers=workers, command=command, job=job
+    )
+
+
+def build_flat_corpus(
+    root: str | Path,
+    out: str | Path,
+    *,
+    match: str = "*.mp4",
+    emotion: str = "neutral",
+    level: int = 1,
+    levels: int = 3,
+    val_match: str = "",
+    workers: int = 1,
+    command: str = "",
+    job: Job | None = None,
+) -> tuple[Path, list[str]]:
+    """Preprocess a flat folder of clips of one emotion (see `find_flat_videos`) into `out`;
+    clips whose name matches `val_match` are held out for validation."""
+    items = [
+        replace(item, val=bool(val_match) and fnmatch(item.path.name, val_match))
+        for item in find_flat_videos(root, match, emotion, level)
+    ]
+    info = {"source": "videos", "match": match, "val_match": val_match}
+    return build_video_corpus(
+        items, root, out, info, levels=levels, own_rest=True, workers=workers,
+        command=command, job=job,
+    )  # fmt: skip
+
+
+def build_video_corpus(
+    items: list[MeadItem],
+    root: str | Path,
+    out: str | Path,
+    info: dict[str, Any],
+    *,
+    levels: int,
+    own_rest: bool = False,
+    workers: int = 1,
+    command: str = "",
+    job: Job | None = None,
+) -> tuple[Path, list[str]]:
+    """Track and fit `items` into the corpus `out`, against each speaker's neutral face (or,
+    with `own_rest`, each clip's own rest). Returns (manifest path, skipped videos)."""
     job = job or Job()
     root = Path(root)
-    items = find_videos(root)[: limit or None]
-    info: dict[str, Any] = {
-        "source": "mead",
+    info = {
+        **info,
         "root": str(root),
         "levels": levels,
-        "val_speakers": list(val_speakers),
         "command": command,
         "emospeaker_version": __version__,
     }
     writer = CorpusWriter(out, AU_NAMES, info)
     pending = [it for it in items if not writer.done(it.id)]
     neutrals = {
-        speaker: speaker_neutral(root, speaker, items, Path(out) / "neutral")
+        speaker: None if own_rest else speaker_neutral(root, speaker, items, Path(out) / "neutral")
         for speaker in sorted({it.speaker for it in pending})
     }
-    held = frozenset(val_speakers)
-    todo = [(it, root, levels, held, neutrals[it.speaker]) for it in pending]
+    todo = [(it, root, levels, neutrals[it.speaker]) for it in pending]
     skipped: list[str] = []
     done = len(items) - len(todo)
     complete = False

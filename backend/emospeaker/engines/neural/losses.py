@@ -30,6 +30,9 @@ class LossWeights:
     au_probe: float = 0.2
     au_push: float = 0.1
     tau: float = 0.1
+    # video fits: weight of the expression channels the lips head does not write (brows,
+    # squints...); 0 learns only the real mouth from them, e.g. from neutral read speech
+    combined_upper: float = 1.0
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, frames: torch.Tensor, chans: torch.Tensor):
@@ -90,7 +93,8 @@ def compute_losses(
         out[name] = layer_loss(layers[name], batch[name], frames * layered, model.mask(name), w)
     # video fits: lips + emotion against the combined expression, head against the head pose
     combined = frames * (1.0 - layered)
-    expression = model.blendshape.float() * _non_eye(model)
+    lips = model.mask("lips")
+    expression = model.blendshape.float() * _non_eye(model) * (lips + w.combined_upper * (1 - lips))
     out["combined"] = layer_loss(
         layers["lips"] + layers["emotion"], batch["combined"], combined, expression, w
     ) + w.head * layer_loss(

@@ -563,33 +563,39 @@ def expression_displacement(weights: np.ndarray) -> np.ndarray:
     return 1000.0 * (model.deform(weights) - model.neutral)
 
 
-def region_table(real: np.ndarray, engine: np.ndarray) -> None:
-    """Per region: mean displacement (x = towards the subject's left, y up, z forward, mm;
-    x mirrored on the right side so that outwards is positive)."""
-    print(f"{'region':14s} {'real dx,dy,dz':>20s} {'engine dx,dy,dz':>20s}")
-    for name, points in REGIONS.items():
+def region_table(fields: dict[str, np.ndarray]) -> None:
+    """Per region: mean displacement of each field (x = towards the subject's left, y up,
+    z forward, mm; x mirrored on the right side so that outwards is positive), then each
+    field's RMS displacement and its cosine with the first (the real face)."""
+    print(f"{'region':14s}" + "".join(f" {name + ' dx,dy,dz':>22s}" for name in fields))
+    for region, points in REGIONS.items():
         cells = []
-        for field in (real, engine):
+        for field in fields.values():
             d = field[list(points)].copy()
             if len(points) == 2:
                 d[0, 0] *= -1  # the subject's right side: outwards is -x
             m = d.mean(axis=0)
             cells.append(f"{m[0]:6.1f},{m[1]:6.1f},{m[2]:6.1f}")
-        print(f"{name:14s} {cells[0]:>20s} {cells[1]:>20s}")
-    flat_r, flat_e = real.ravel(), engine.ravel()
-    cosine = flat_r @ flat_e / max(np.linalg.norm(flat_r) * np.linalg.norm(flat_e), 1e-9)
-    rms = [float(np.sqrt(np.mean(np.sum(f**2, axis=1)))) for f in (real, engine)]
-    print(f"RMS displacement real {rms[0]:.2f} mm, engine {rms[1]:.2f} mm; cosine {cosine:.2f}")
+        print(f"{region:14s}" + "".join(f" {cell:>22s}" for cell in cells))
+    real = next(iter(fields.values())).ravel()
+    for name, field in fields.items():
+        flat = field.ravel()
+        cosine = real @ flat / max(np.linalg.norm(real) * np.linalg.norm(flat), 1e-9)
+        rms = float(np.sqrt(np.mean(np.sum(field**2, axis=1))))
+        print(f"{name:>10s}: RMS displacement {rms:5.2f} mm, cosine with real {cosine:5.2f}")
 
 
 def cmd_emotions(args: argparse.Namespace) -> None:
-    """The emotion prototypes against the captured MEAD clips at their level (fitted with
-    rest=False: weights from the model's neutral, so the held expression stays; median over
-    the clip's frames, as the mouth also speaks)."""
+    """The emotion prototypes against the captured MEAD clips at their level.
+
+    The real face is fitted with rest=False (weights from the model's neutral, so the held
+    expression stays); the engine animates the clip's own audio with the clip's label, and
+    once neutral for contrast. Each side's median weights over the frames with a face (the
+    mouth speaks in all three) are shown as landmark displacement on the model's mean face."""
     from bench_lipsync import labelled_emotion
+    from emospeaker.api import animate
     from emospeaker.channels import ARKIT_BLENDSHAPES
-    from emospeaker.emotion import EMOTIONS
-    from emospeaker.engines.default.emotion import emotion_layer
+    from emospeaker.emotion import EmotionTimeline
 
     for path in clip_paths(args.clips):
         label = labelled_emotion(path)
@@ -598,19 +604,50 @@ def cmd_emotions(args: argparse.Namespace) -> None:
         emotion, level = label.split(":")
         video, _ = landmarks_of(path, args.cache / "landmarks")
         captured = fit_video(video, rest=False).values[video.found, :52]
-        real = expression_displacement(np.median(captured, axis=0))
-        curves = np.zeros((1, 8))
-        curves[0, EMOTIONS.index(emotion)] = float(level)
-        keyed = emotion_layer(curves, np.zeros(1), np.ones(1))[0, :52]
-        print(f"\n{path.stem}: {emotion} at intensity {float(level):.2f}")
-        region_table(real, expression_displacement(keyed))
+        audio = load_audio(path)
+        engine = {}
+        for name, keyed in (("engine", label), ("neutral", "neutral:0")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                track = animate(audio, EmotionTimeline.parse(keyed), fps=Fraction(video.fps))
+            n = min(track.frames, len(video.found))
+            engine[name] = np.median(track.values[:n][video.found[:n], :52], axis=0)
         median = np.median(captured, axis=0)
-        top = np.argsort(-median)[:6]
-        print("captured median weights: " + ", ".join(
-            f"{ARKIT_BLENDSHAPES[k]} {median[k]:.2f}" for k in top))  # fmt: skip
-        top = np.argsort(-keyed)[:6]
-        print("engine weights:          " + ", ".join(
-            f"{ARKIT_BLENDSHAPES[k]} {keyed[k]:.2f}" for k in top))  # fmt: skip
+        print(f"\n{path.stem}: {emotion} at intensity {float(level):.2f}, while speaking")
+        region_table({"real": expression_displacement(median),
+                      **{k: expression_displacement(v) for k, v in engine.items()}})  # fmt: skip
+        # the emotion's own part: each face minus the engine's neutral speech on this audio
+        speech = expression_displacement(engine["neutral"])
+        felt = expression_displacement(median) - speech
+        keyed = expression_displacement(engine["engine"]) - speech
+        cosine = (
+            felt.ravel() @ keyed.ravel() / max(np.linalg.norm(felt) * np.linalg.norm(keyed), 1e-9)
+        )
+        rms = [float(np.sqrt(np.mean(np.sum(f**2, axis=1)))) for f in (felt, keyed)]
+        print(f"emotion part (minus neutral speech): RMS real {rms[0]:.2f} mm, engine "
+              f"{rms[1]:.2f} mm, cosine {cosine:.2f}")  # fmt: skip
+        for name, weights in (("captured", median), ("engine", engine["engine"])):
+            top = np.argsort(-weights)[:7]
+            print(f"{name + ' median weights:':26s}" + ", ".join(
+                f"{ARKIT_BLENDSHAPES[k]} {weights[k]:.2f}" for k in top))  # fmt: skip
+    intensity_table()
+
+
+def intensity_table() -> None:
+    """Every emotion's RMS landmark displacement from neutral (mm, mean face) over intensity,
+    the emotion layer alone in a pause: the growth is smooth and monotone, above 1 too."""
+    from emospeaker.emotion import EMOTIONS
+    from emospeaker.engines.default.emotion import emotion_layer
+
+    levels = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+    print("\nemotion layer alone, RMS displacement from neutral (mm) at intensity")
+    print(f"{'emotion':10s}" + "".join(f"{x:>7.2f}" for x in levels))
+    for e, emotion in enumerate(EMOTIONS[1:], start=1):
+        curves = np.zeros((len(levels), len(EMOTIONS)))
+        curves[:, e] = levels
+        weights = emotion_layer(curves, np.zeros(len(levels)), np.zeros(len(levels)))[:, :52]
+        rms = [np.sqrt(np.mean(np.sum(expression_displacement(w) ** 2, axis=1))) for w in weights]
+        print(f"{emotion:10s}" + "".join(f"{r:7.2f}" for r in rms))
 
 
 def main() -> None:

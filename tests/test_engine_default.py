@@ -253,6 +253,14 @@ def test_emotion_never_breaks_lip_closures(utt):
     assert track.layers["emotion"][:, index_of("jawOpen")].max() > 0.2  # it does open elsewhere
 
 
+def test_a_smile_holds_through_speech_and_its_closures(utt):
+    track = run(utt, "happy:1", transcript=utt.text)
+    smile = track.values[:, index_of("mouthSmileLeft")]
+    closed = lips_closed(track)
+    assert closed.any() and smile.min() > 0.7  # on every frame, closures included
+    assert bilabial_closure_share(closed, utt.phones, FPS)[0] == 1.0
+
+
 def test_same_seed_same_output_and_seeds_differ(utt, recognised):
     again = run(utt, seed=0)
     assert again == recognised  # every layer, bit for bit

@@ -7,7 +7,7 @@ each category's defining AUs are at or near full activation:
 | emotion   | Action Units                                                        |
 |-----------|---------------------------------------------------------------------|
 | neutral   | none                                                                |
-| happy     | AU6 1.0, AU7 0.2, AU12 1.0, AU25 0.4                                |
+| happy     | AU6 0.7, AU7 0.2, AU12 1.0, AU25 0.4, AU26 0.4                      |
 | sad       | AU1 1.0, AU4 0.6, AU15 1.0, AU17 0.6, AU43 0.25, AU64 0.3           |
 | surprised | AU1 1.0, AU2 1.0, AU5 1.0, AU25 0.4, AU26 0.6                       |
 | fear      | AU1 1.0, AU2 0.7, AU4 0.6, AU5 1.0, AU7 0.3, AU20 1.0, AU25 0.5,    |
@@ -67,7 +67,7 @@ from ...emotion import EMOTIONS
 
 PROTOTYPES: dict[str, dict[str, float]] = {
     "neutral": {},
-    "happy": {"AU6": 1.0, "AU7": 0.2, "AU12": 1.0, "AU25": 0.4},
+    "happy": {"AU6": 0.7, "AU7": 0.2, "AU12": 1.0, "AU25": 0.4, "AU26": 0.4},
     "sad": {"AU1": 1.0, "AU4": 0.6, "AU15": 1.0, "AU17": 0.6, "AU43": 0.25, "AU64": 0.3},
     "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0, "AU25": 0.4, "AU26": 0.6},
     "fear": {"AU1": 1.0, "AU2": 0.7, "AU4": 0.6, "AU5": 1.0, "AU7": 0.3, "AU20": 1.0,

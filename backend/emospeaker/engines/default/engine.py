@@ -33,7 +33,7 @@ MOUTH_LEAD = 0.03  # s: mouths move slightly before the sound they make (see lip
 
 class DefaultEngine(Engine):
     name = "default"
-    version = "1.2.0"
+    version = "1.3.0"
     description = (
         "rule-based, no weights: pocketsphinx phones -> visemes with coarticulation, "
         "FACS emotion, prosodic head and brows, blinks and gaze"

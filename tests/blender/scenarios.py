@@ -443,10 +443,16 @@ def render_shot(args: dict) -> dict:
     # the animator's edit: the lips layer at half strength; the render must show that
     key = face.data.shape_keys
     shot_frames = range(11, 11 + out["take"])
-    out["jaw_baked"] = [v["jawOpen"] for v in key_values(face, shot_frames, mapped(face)).values()]
+
+    def jaw_keys() -> list[float]:
+        return [v["jawOpen"] for v in key_values(face, shot_frames, mapped(face)).values()]
+
+    out["jaw_baked"] = jaw_keys()
     lips = next(t for t in key.animation_data.nla_tracks if t.name == "EmoSpeaker lips")
+    lips.strips[0].influence = 0.0  # what the other layers (an open-mouth smile) give alone
+    out["jaw_no_lips"] = jaw_keys()
     lips.strips[0].influence = 0.5
-    out["jaw_edited"] = [v["jawOpen"] for v in key_values(face, shot_frames, mapped(face)).values()]
+    out["jaw_edited"] = jaw_keys()
     shot = mod.shots.gather(bpy.context)
     jaw = shot.track.values[:, shot.track.channels.index("jawOpen")]
     out["gathered"] = {"start": shot.track.start_frame, "frames": shot.track.frames}

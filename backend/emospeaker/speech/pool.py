@@ -196,9 +196,10 @@ def finish_alignment(
     if pending is None:
         return align_phones(samples, words)
     try:
-        while not pending.done():
+        job.progress("alignment", 0.5)  # a cancellation point even when it is already done
+        while not wait([pending], timeout=0.05).done:
             job.progress("alignment", 0.5)
-            wait([pending], timeout=0.05)
+        job.check()
         return pending.result()
     except BrokenProcessPool:
         with _pool_lock:

@@ -207,17 +207,26 @@ def test_a_folder_of_clips_becomes_a_corpus_of_one_emotion(tmp_path, speech, run
         find_flat_videos(tmp_path / "clips", "nothing*")
     with pytest.raises(InputError, match="emotion 'bored' is not one of neutral"):
         find_flat_videos(tmp_path / "clips", emotion="bored")
+    (tmp_path / "clips" / "sub").mkdir()
+    write_talking_video(tmp_path / "clips" / "sub" / "grid_a.mp4", speech)
+    with pytest.raises(InputError, match="clips would share a name \\(grid_a\\)"):
+        find_flat_videos(tmp_path / "clips", "**/grid_*")
+    bad = run_cli("corpus", "videos", str(tmp_path / "clips"), str(tmp_path / "bad"),
+                  "--level", "4", check=False)  # fmt: skip
+    assert bad.returncode != 0 and "level 4 must be between 1 and levels (3)" in bad.stderr
 
 
 def test_mixed_corpora_supply_their_shares_of_the_crops(tmp_path):
     corpus = Corpus(make_toy_corpus(tmp_path / "big", clips=40))
     big, small = corpus.load("train"), corpus.load("train")[:4]
-    mixed = mix_clips([big, small], (0.75, 0.25))
-    from_small = sum(c is s for c in mixed for s in small)
-    assert len(big) == 35 and 0.2 < from_small / len(mixed) < 0.3
-    assert mix_clips([big, small]) == big + small
-    with pytest.raises(InputError, match="one positive share per corpus"):
-        mix_clips([big, small], (1.0,))
+    for shares in ((0.75, 0.25), (0.5, 0.5), (0.6, 0.4)):
+        mixed = mix_clips([big, small], shares, seed=1)
+        from_small = sum(c is s for c in mixed for s in small)
+        assert abs(from_small / len(mixed) - shares[1]) < 1.5 / len(mixed), shares
+        assert {id(c) for c in mixed} >= {id(c) for c in big + small}  # nobody left out
+    assert len(big) == 35 and mix_clips([big, small]) == big + small
+    again = mix_clips([big, small], (0.6, 0.4), seed=1)
+    assert [c.id for c in again] == [c.id for c in mix_clips([big, small], (0.6, 0.4), seed=1)]
 
 
 def test_corpus_targets_are_what_the_default_engine_makes_from_those_phones(monkeypatch):

@@ -182,11 +182,13 @@ def test_training_mixes_a_synthetic_and_a_video_corpus(tmp_path, toy_corpus):
     assert float(rows[-1]["combined"]) > 0 and float(rows[-1]["lips"]) > 0
     info = read_checkpoint(final)["info"]
     assert info["corpus"]["source"] == "toy" and info["mixed_with"][0]["source"] == "toy-video"
-    with pytest.raises(InputError, match="one positive share per corpus"):
-        train(load_config(path, [f"data.corpus={[str(toy_corpus), str(video)]}",
-                                 "data.shares=(1.0,)"]))  # fmt: skip
-    with pytest.raises(InputError, match="corpus must be a string or a list of strings"):
-        load_config(path, ["data.corpus=[]"])
+    two = f"data.corpus={[str(toy_corpus), str(video)]}"
+    for shares in ("(1.0,)", "(1.0, 0.0)", "('a', 'b')", "0.5"):
+        with pytest.raises(InputError, match=r"\[data\] shares"):
+            load_config(path, [two, f"data.shares={shares}"])
+    for corpus in ("[]", "[1, 2]", "3"):
+        with pytest.raises(InputError, match="corpus must be a folder or a list of folders"):
+            load_config(path, [f"data.corpus={corpus}"])
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.toml")))

@@ -94,11 +94,18 @@ def _build(cls: type, values: dict[str, Any], section: str) -> Any:
     for key, value in values.items():
         default = getattr(cls(), key)
         if isinstance(default, tuple):
+            if not isinstance(value, list | tuple):
+                raise InputError(
+                    f"[{section}] {key} = {value!r} must be a list", field=f"{section}.{key}"
+                )
             value = tuple(value)
-        elif "list[str]" in str(known[key].type) and isinstance(value, list):
-            if not value or not all(isinstance(v, str) for v in value):
-                raise InputError(f"[{section}] {key} must be a string or a list of strings",
-                                 field=f"{section}.{key}")  # fmt: skip
+        elif (section, key) == ("data", "corpus") and not isinstance(value, str):
+            folders = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+            if not folders or not value:
+                raise InputError(
+                    "[data] corpus must be a folder or a list of folders", field="data.corpus"
+                )
+            value = list(value)
         elif isinstance(default, float) and isinstance(value, int):
             value = float(value)
         elif type(default) is not type(value):
@@ -110,6 +117,21 @@ def _build(cls: type, values: dict[str, Any], section: str) -> Any:
     return cls(**clean)
 
 
+def _check_shares(data: DataConfig) -> None:
+    """One positive number per corpus, or none (checked before any corpus is read)."""
+    shares = data.shares
+    if shares and (
+        len(shares) != len(data.corpora)
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in shares)
+        or min(shares) <= 0
+    ):
+        raise InputError(
+            f"[data] shares {list(shares)}: give one positive share per corpus "
+            f"({len(data.corpora)}), or none",
+            field="data.shares",
+        )
+
+
 def config_from_dict(doc: dict[str, Any], source: str = "") -> Config:
     unknown = sorted(set(doc) - {"data", "model", "loss", "train"})
     if unknown:
@@ -118,6 +140,7 @@ def config_from_dict(doc: dict[str, Any], source: str = "") -> Config:
             field=unknown[0],
         )
     parts = {name: _build(cls, doc.get(name, {}), name) for name, cls in _SECTIONS.items()}
+    _check_shares(parts["data"])
     return Config(model=dict(doc.get("model", {})), source=source, **parts)
 
 

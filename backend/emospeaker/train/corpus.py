@@ -130,7 +130,7 @@ class Corpus:
         if not manifest.is_file():
             raise InputError(
                 f"{self.root}: not a corpus (no manifest.json); create one with "
-                "`emospeaker corpus synth` or `emospeaker corpus mead`",
+                "`emospeaker corpus synth`, `corpus mead` or `corpus videos`",
                 field="corpus",
             )
         self.manifest = json.loads(manifest.read_text())

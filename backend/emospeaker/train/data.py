@@ -18,7 +18,6 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..audio import SAMPLE_RATE, padded_slice
 from ..emotion import EMOTION_INDEX
-from ..errors import InputError
 from .config import DataConfig
 from .corpus import Clip, constant_curves
 
@@ -55,23 +54,23 @@ def crop(clip: Clip, start: int, frames: int, context: float) -> dict[str, Any]:
     return item
 
 
-def mix_clips(groups: list[list[Clip]], shares: tuple[float, ...] = ()) -> list[Clip]:
-    """One training list in which group i supplies about shares[i] of the crops: smaller
-    groups' clips are repeated (each crop still starts at random within its clip). Without
-    shares every clip counts once."""
+def mix_clips(
+    groups: list[list[Clip]], shares: tuple[float, ...] = (), seed: int = 0
+) -> list[Clip]:
+    """One training list in which group i supplies shares[i] of the crops (to a clip): each
+    group's clips are repeated, whole copies and then a seeded choice of them for the rest, so
+    the largest group relative to its share appears once (each crop still starts at random
+    within its clip). Without shares every clip counts once."""
     if not shares:
         return [clip for group in groups for clip in group]
-    if len(shares) != len(groups) or min(shares) <= 0:
-        raise InputError(
-            f"[data] shares {list(shares)}: give one positive share per corpus ({len(groups)})",
-            field="data.shares",
-        )
     unit = max(len(group) / share for group, share in zip(groups, shares, strict=True))
-    return [
-        clip
-        for group, share in zip(groups, shares, strict=True)
-        for clip in group * max(1, round(unit * share / len(group)))
-    ]
+    rng = np.random.default_rng(seed)
+    mixed: list[Clip] = []
+    for group, share in zip(groups, shares, strict=True):
+        whole, rest = divmod(unit * share / len(group), 1.0)
+        extra = rng.choice(len(group), round(rest * len(group)), replace=False)
+        mixed += group * int(whole) + [group[i] for i in sorted(extra)]
+    return mixed
 
 
 def reverb(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:

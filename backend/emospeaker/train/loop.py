@@ -130,7 +130,10 @@ def push_weight(step: int, cfg: Config) -> float:
     return cfg.loss.au_push * min(1.0, max(0.0, (step - start) / max(1, start)))
 
 
-def mel_statistics(model: EmoSpeakerNet, clips: list[Clip], limit: int = 200) -> None:
+MEL_SAMPLE = 200  # clips whose audio sets the front end's normalisation
+
+
+def mel_statistics(model: EmoSpeakerNet, clips: list[Clip], limit: int = MEL_SAMPLE) -> None:
     """Per-band log-mel mean/std of the corpus, stored in the model (and its checkpoints)."""
     sums = torch.zeros(model.cfg.n_mels, dtype=torch.float64)
     squares = torch.zeros_like(sums)
@@ -146,31 +149,38 @@ def mel_statistics(model: EmoSpeakerNet, clips: list[Clip], limit: int = 200) ->
     model.front.std.copy_((squares / count - mean.square()).clamp(min=1e-4).sqrt().float())
 
 
-def open_corpora(cfg: Config) -> tuple[list[Corpus], list[Clip], list[Clip]]:
-    """(corpora, mixed training clips, validation clips) for `[data] corpus` and `shares`.
-    A corpus without a val split lends its first twentieth of training clips."""
+def open_corpora(cfg: Config) -> tuple[list[Corpus], list[list[Clip]], list[Clip]]:
+    """(corpora, each corpus's training clips, validation clips) for `[data] corpus`. A corpus
+    without a val split lends its first twentieth of training clips."""
     corpora = [Corpus(cfg.path(path)) for path in cfg.data.corpora]
+    first = corpora[0]
     for other in corpora[1:]:
-        if other.au_names != corpora[0].au_names:
+        if (other.au_names, other.channels) != (first.au_names, first.channels):
             raise InputError(
-                f"{other.root}: its Action Units differ from {corpora[0].root}'s; build both "
-                "corpora with this version of emospeaker",
+                f"{other.root}: its Action Units or channels differ from {first.root}'s; build "
+                "both corpora with this version of emospeaker",
                 field="data.corpus",
             )
     groups, val = [], []
     for corpus in corpora:
         train_clips = corpus.load("train")
+        if not train_clips:
+            raise InputError(f"{corpus.root}: no training clips (all are val)", field="data.corpus")
         groups.append(train_clips)
         val += corpus.load("val") or train_clips[: max(1, len(train_clips) // 20)]
-    return corpora, mix_clips(groups, cfg.data.shares), val
+    return corpora, groups, val
 
 
-def build_model(cfg: Config, corpus: Corpus, clips: list[Clip]) -> EmoSpeakerNet:
+def build_model(
+    cfg: Config, corpus: Corpus, clips: list[Clip], sample: list[Clip] | None = None
+) -> EmoSpeakerNet:
+    """A fresh network for `corpus`'s channels, its audio normalised by the statistics of
+    `sample` (default: the first clips)."""
     layered = [c for c in clips if c.has_layers]
     channels = corpus.layer_channels(layered) if layered else default_layer_channels()
     settings = {**cfg.model, "au_names": corpus.au_names, "layer_channels": channels}
     model = EmoSpeakerNet(ModelConfig.from_dict(settings))
-    mel_statistics(model, clips)
+    mel_statistics(model, sample or clips)
     return model
 
 
@@ -269,8 +279,11 @@ def _train(cfg: Config, env: Dist, resume: bool, progress) -> Path:
     torch.manual_seed(t.seed)
     np.random.seed(t.seed)
     out = cfg.path(t.out)
-    corpora, train_clips, val_clips = open_corpora(cfg)
-    model = build_model(cfg, corpora[0], train_clips).to(env.device)
+    corpora, groups, val_clips = open_corpora(cfg)
+    train_clips = mix_clips(groups, cfg.data.shares, t.seed)
+    # the audio statistics from every corpus alike (one corpus: its first clips, as before)
+    sample = [clip for group in groups for clip in group[: MEL_SAMPLE // len(groups)]]
+    model = build_model(cfg, corpora[0], train_clips, sample).to(env.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     autocast, scaler = autocast_for(t.amp, env.device)
     last = out / "last.pt"

@@ -103,8 +103,8 @@ def find_videos(root: str | Path, view: str = "front") -> list[MeadItem]:
 def find_flat_videos(
     root: str | Path, match: str = "*.mp4", emotion: str = "neutral", level: int = 1
 ) -> list[MeadItem]:
-    """Every ROOT/<match> video as a clip of one `emotion` at one `level`; each is its own
-    speaker (fitted against its own rest), sorted."""
+    """Every ROOT/<match> video file as a clip of one `emotion` at one `level`, named by its
+    file name; each is its own speaker (fitted against its own rest), sorted."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such folder", field="root")
@@ -112,10 +112,17 @@ def find_flat_videos(
         raise InputError(
             f"emotion {emotion!r} is not one of {', '.join(EMOTIONS)}", field="emotion"
         )
-    items = [MeadItem(p, p.stem, emotion, level, "", name=p.stem) for p in sorted(root.glob(match))]
-    if not items:
+    paths = sorted(p for p in root.glob(match) if p.is_file())
+    if not paths:
         raise InputError(f"{root}: no videos match {match!r}", field="match")
-    return items
+    stems = [p.stem for p in paths]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise InputError(
+            f"{root}: clips would share a name ({', '.join(twice[:4])}); match fewer files",
+            field="match",
+        )
+    return [MeadItem(p, p.stem, emotion, level, "", name=p.stem) for p in paths]
 
 
 def _has_audio(path: Path) -> bool:
@@ -126,6 +133,8 @@ def _has_audio(path: Path) -> bool:
 def audio_path(item: MeadItem, root: Path) -> Path:
     if _has_audio(item.path):
         return item.path
+    if item.name:  # a flat folder's clip: its sound is in the video or nowhere
+        raise InputError(f"{item.path}: no audio track")
     sibling = root / item.speaker / "audio" / item.emotion / f"level_{item.level}"
     for suffix in (".m4a", ".wav", ".flac", ".mp3"):
         if (sibling / f"{item.utterance}{suffix}").is_file():
@@ -166,7 +175,7 @@ def process_video(
     levels: int,
     neutral: np.ndarray | None,
 ) -> Clip:
-    """One MEAD video -> a corpus clip (see the module docstring)."""
+    """One video -> a corpus clip (see the module docstring)."""
     from ..face.fit import fit_video
     from ..face.landmarks import track_video
 
@@ -244,7 +253,10 @@ def build_flat_corpus(
         replace(item, val=bool(val_match) and fnmatch(item.path.name, val_match))
         for item in find_flat_videos(root, match, emotion, level)
     ]
-    info = {"source": "videos", "match": match, "val_match": val_match}
+    if not 1 <= level <= levels:
+        raise InputError(f"level {level} must be between 1 and levels ({levels})", field="level")
+    info = {"source": "videos", "match": match, "val_match": val_match, "emotion": emotion,
+            "level": level}  # fmt: skip
     return build_video_corpus(
         items, root, out, info, levels=levels, own_rest=True, workers=workers,
         command=command, job=job,
@@ -265,6 +277,8 @@ def build_video_corpus(
 ) -> tuple[Path, list[str]]:
     """Track and fit `items` into the corpus `out`, against each speaker's neutral face (or,
     with `own_rest`, each clip's own rest). Returns (manifest path, skipped videos)."""
+    if levels < 1:
+        raise InputError(f"levels {levels} must be at least 1", field="levels")
     job = job or Job()
     root = Path(root)
     info = {

@@ -31,7 +31,8 @@ class LossWeights:
     au_push: float = 0.1
     tau: float = 0.1
     # video fits: weight of the expression channels the lips head does not write (brows,
-    # squints...); 0 learns only the real mouth from them, e.g. from neutral read speech
+    # squints...); 0 learns only the mouth of their expression (their head pose and AUs still
+    # count), e.g. from neutral read speech
     combined_upper: float = 1.0
 
 
